@@ -1,0 +1,209 @@
+"""The one config for the scripts and the hooks: `[tool.autoresearch]` in pyproject.toml.
+
+Stdlib only (the hooks import it on every tool call). Every default lives here, so a
+missing key or a missing pyproject section still gives a working, documented config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+try:  # Python >= 3.11
+    import tomllib
+except ImportError:  # pragma: no cover - older interpreters run the hooks on defaults
+    tomllib = None
+
+TIME_BUDGET_ENV = "AUTORESEARCH_TIME_BUDGET"  # test-only override of prepare.TIME_BUDGET
+DEVICE_ENV = "AUTORESEARCH_DEVICE"
+CACHE_ENV = "AUTORESEARCH_CACHE"
+ROOT_ENV = "CLAUDE_PROJECT_DIR"
+
+RULE_IDS = (
+    "log-flood",
+    "protected-files",
+    "results-untracked",
+    "no-installs",
+    "redirect-training",
+    "guard-integrity",
+    "keep-untracked-data",
+)
+
+
+class ConfigError(Exception):
+    """A config problem, worded as one line that names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    baseline_repeats: int = 2
+    min_delta: float = 0.001
+    sigma_multiplier: float = 2.0
+    fallback_sigma: float = 0.003
+
+
+@dataclass(frozen=True)
+class StopConfig:
+    max_experiments: int = 0
+    max_hours: float = 0.0
+    target_metric: float = 0.0
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    editable_files: tuple[str, ...] = ("train.py",)
+    protected_files: tuple[str, ...] = ("prepare.py",)
+    guard_paths: tuple[str, ...] = (
+        ".claude/settings.json",
+        ".claude/settings.local.json",
+        ".claude/hooks",
+        ".claude/lib",
+        ".claude/skills",
+        "pyproject.toml",
+        "uv.lock",
+    )
+    log_file: str = "run.log"
+    results_file: str = "results.tsv"
+    state_dir: str = ".autoresearch"
+    memory_dir: str = ".claude/context/memory"
+    train_script: str = "train.py"
+    metric: str = "val_bpb"
+    metric_direction: str = "lower"
+    hard_timeout_seconds: float = 600.0
+    kill_grace_seconds: float = 10.0
+    tail_lines: int = 50
+    disabled_rules: tuple[str, ...] = ()
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    stop: StopConfig = field(default_factory=StopConfig)
+
+    # Derived paths: one place that says where each untracked artefact lives.
+    @property
+    def log_path(self) -> Path:
+        return self.root / self.log_file
+
+    @property
+    def results_path(self) -> Path:
+        return self.root / self.results_file
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / self.state_dir
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_path / "state.json"
+
+    @property
+    def sidecar_path(self) -> Path:
+        return self.state_path / "runs.jsonl"
+
+    @property
+    def stop_sentinel(self) -> Path:
+        return self.state_path / "STOP"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.state_path / "snapshots"
+
+    @property
+    def memory_path(self) -> Path:
+        return self.root / self.memory_dir
+
+    def untracked_data(self) -> tuple[str, ...]:
+        """Repo-relative paths that hold the night's data and must never be staged or deleted."""
+        return (self.results_file, self.log_file, self.state_dir, self.memory_dir)
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        return rule_id not in self.disabled_rules
+
+
+def find_root(start: str | os.PathLike | None = None) -> Path:
+    """The project root: $CLAUDE_PROJECT_DIR when set, else the nearest folder with pyproject.toml or .git."""
+    env_root = os.environ.get(ROOT_ENV)
+    if start is None and env_root:
+        return Path(env_root).resolve()
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+def _coerce(name: str, value, default):
+    """Check one value against its default's type; the error names the key and the expected type."""
+    key = f"[tool.autoresearch] {name}"
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        wanted = type(default).__name__.replace("tuple", "list of strings")
+        raise ConfigError(f"{key} = {value!r} is not a {wanted}; fix it in pyproject.toml")
+    return value
+
+
+def _build(cls, table: dict, prefix: str, **extra):
+    known = {f.name: f for f in fields(cls)}
+    kwargs = dict(extra)
+    for name, value in table.items():
+        if name in ("noise", "stop") and cls is Config:
+            continue
+        if name not in known or name in extra:
+            raise ConfigError(
+                f"[tool.autoresearch{prefix}] has an unknown key {name!r}; "
+                f"known keys: {', '.join(sorted(k for k in known if k not in extra))}"
+            )
+        default = getattr(cls, name, None)
+        if default is None:  # field with a default_factory
+            default = known[name].default_factory()
+        kwargs[name] = _coerce(name, value, default)
+    return cls(**kwargs)
+
+
+def from_table(root: Path, table: dict) -> Config:
+    """Build a Config from an already-parsed `[tool.autoresearch]` table (tests use this directly)."""
+    noise = _build(NoiseConfig, table.get("noise", {}), ".noise")
+    stop = _build(StopConfig, table.get("stop", {}), ".stop")
+    cfg = _build(Config, table, "", root=root, noise=noise, stop=stop)
+    unknown_rules = [r for r in cfg.disabled_rules if r not in RULE_IDS]
+    if unknown_rules:
+        raise ConfigError(
+            f"[tool.autoresearch] disabled_rules names unknown rule(s) {unknown_rules}; "
+            f"valid ids: {', '.join(RULE_IDS)}"
+        )
+    if cfg.metric_direction not in ("lower", "higher"):
+        raise ConfigError("[tool.autoresearch] metric_direction must be 'lower' or 'higher'")
+    return cfg
+
+
+def load(root: str | os.PathLike | None = None) -> Config:
+    """Read the config of the project at `root` (found from the cwd when None).
+
+    A project without the section, or an interpreter without tomllib, gets the defaults.
+    A malformed pyproject.toml raises ConfigError with the parser's line and column.
+    """
+    root_path = Path(root).resolve() if root is not None else find_root()
+    pyproject = root_path / "pyproject.toml"
+    if tomllib is None or not pyproject.is_file():
+        return Config(root=root_path)
+    try:
+        with pyproject.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject} is not valid TOML ({exc}); fix the file by hand") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {pyproject}: {exc.strerror}") from None
+    table = data.get("tool", {}).get("autoresearch", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.autoresearch] in pyproject.toml must be a table")
+    return from_table(root_path, table)
