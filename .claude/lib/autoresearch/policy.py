@@ -1,0 +1,1946 @@
+"""The guard policy: one verdict per tool call, shared by the PreToolUse hook and the scripts.
+
+    decision = policy.evaluate(payload, cfg)   # payload = the JSON Claude Code sends to PreToolUse
+
+Stdlib only. Every name it guards comes from the config (`cfg`); each rule has a stable id from
+`config.RULE_IDS`, and a rule listed in `cfg.disabled_rules` never denies. A deny reason is one
+sentence that names the rule and the allowed way. Bash commands are read with `shellparse`;
+a command the reader cannot follow is denied only when it names a guarded file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from . import shellparse
+
+RUNNER_SCRIPT = "scripts/experiment.py"  # the supervised runner (writes run.log itself)
+MEMORY_CLI = ".claude/lib/memory/memory_search.py"  # the only writer of the memory files
+BASH_MAX_TIMEOUT_MS = 600_000  # the Bash tool's ceiling; the default 2 minutes kills a 5-minute run
+BYTES_PER_LINE = 200  # `tail -c N` on the log is allowed up to tail_lines * this
+MAX_PATCH_BYTES = 1024 * 1024
+FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+SHELL_TOOLS = ("Bash", "Monitor")
+DISABLE_HOOKS = "disableAllHooks"
+
+_TIME_BUDGET_ENV = "AUTORESEARCH_TIME_BUDGET"  # replaced by config.TIME_BUDGET_ENV at first use
+
+
+class Decision:
+    """The verdict: `allowed`, the rule id (or None), a one-sentence reason, and an optional new input."""
+
+    __slots__ = ("allowed", "rule", "reason", "updated_input")
+
+    def __init__(self, allowed=True, rule=None, reason="", updated_input=None):
+        self.allowed = allowed
+        self.rule = rule
+        self.reason = reason
+        self.updated_input = updated_input
+
+    def __repr__(self):
+        state = "allow" if self.allowed else "deny"
+        return f"Decision({state}, {self.rule!r}, {self.reason!r})"
+
+
+ALLOW = Decision()
+
+
+# ---------------------------------------------------------------------------------------------
+# What is guarded, from the config
+
+
+class Targets:
+    """Absolute, symlink-resolved paths of everything the rules talk about."""
+
+    def __init__(self, cfg):
+        global _TIME_BUDGET_ENV
+        env_name = getattr(cfg, "time_budget_env", None)
+        if env_name is None:
+            from . import config
+
+            env_name = config.TIME_BUDGET_ENV
+        _TIME_BUDGET_ENV = env_name
+        self.cfg = cfg
+        self.root = os.path.realpath(str(cfg.root))
+        self.log = self.abs(cfg.log_file)
+        self.results = self.abs(cfg.results_file)
+        self.train = self.abs(cfg.train_script)
+        self.state = self.abs(cfg.state_dir)
+        self.memory = self.abs(cfg.memory_dir)
+        self.protected = [self.abs(p) for p in cfg.protected_files]
+        self.guard = [self.abs(p) for p in cfg.guard_paths]
+        self.untracked = [self.abs(p) for p in cfg.untracked_data()]
+        self.runner = self.abs(RUNNER_SCRIPT)
+        self.memory_cli = self.abs(MEMORY_CLI)
+        self.gitignore = self.abs(".gitignore")
+        self.lock_files = [g for g in self.guard if os.path.basename(g) == "uv.lock"]
+        self.pyproject = [g for g in self.guard if os.path.basename(g) == "pyproject.toml"]
+        self.all = [self.log, self.results, self.state, self.memory, *self.protected, *self.guard]
+
+    def abs(self, rel):
+        return os.path.normpath(os.path.join(self.root, rel))
+
+    def rel(self, path):
+        if path == self.root:
+            return "."
+        if path.startswith(self.root + os.sep):
+            return path[len(self.root) + 1 :]
+        return path
+
+    def needles(self):
+        """Names whose mere presence in an unreadable command means it may touch a guarded file."""
+        out = [(os.path.basename(self.log), "log-flood", self.rel(self.log))]
+        out += [(os.path.basename(p), "protected-files", self.rel(p)) for p in self.protected]
+        for g in self.guard:
+            name = os.path.basename(g)
+            needle = self.rel(g) if "." not in name else name
+            out.append((needle, "guard-integrity", self.rel(g)))
+        out.append((os.path.basename(self.results), "keep-untracked-data", self.rel(self.results)))
+        out.append((self.rel(self.state), "keep-untracked-data", self.rel(self.state)))
+        out.append((self.rel(self.memory), "keep-untracked-data", self.rel(self.memory)))
+        out.append((_TIME_BUDGET_ENV, "redirect-training", _TIME_BUDGET_ENV))
+        return [(n, r, label) for n, r, label in out if n and n != "."]
+
+
+def _under(path, top):
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _hits(path, target, recursive=False):
+    """Does touching `path` touch `target`? Same path, inside it, or (recursive) an ancestor of it."""
+    if any(ch in target for ch in "*?["):
+        import fnmatch
+
+        return fnmatch.fnmatchcase(path, target)
+    return _under(path, target) or (recursive and _under(target, path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons: one sentence each, naming the rule and the allowed way
+
+
+class Reasons:
+    def __init__(self, t):
+        self.t = t
+        cfg = t.cfg
+        self.log = t.rel(t.log)
+        self.n = cfg.tail_lines
+        self.train = t.rel(t.train)
+        self.results = t.rel(t.results)
+        self.metric = cfg.metric
+
+    def log_flood(self, what=""):
+        lead = f"log-flood: {what}; " if what else "log-flood: "
+        return (
+            f"{lead}{self.log} may only be read in pieces of at most {self.n} lines; use "
+            f'`grep "^{self.metric}:\\|^peak_vram_mb:" {self.log}` or `tail -n {self.n} {self.log}`.'
+        )
+
+    def protected(self, path):
+        return (
+            f"protected-files: {self.t.rel(path)} is the fixed harness and is never written; "
+            f"read it freely and make every change in {self.train}."
+        )
+
+    def results_untracked(self, path):
+        return (
+            f"results-untracked: {self.t.rel(path)} must stay untracked so `git reset` never loses it; "
+            f"stage files by name, e.g. `git add {self.train}`, and record results with "
+            f'`uv run {RUNNER_SCRIPT} record keep|discard|crash "..."`.'
+        )
+
+    def no_installs(self, what):
+        return (
+            f"no-installs: {what} is not allowed because the environment is pinned by pyproject.toml and "
+            f"uv.lock; use the installed packages (`uv sync`, `uv run ...`) and note a missing one with "
+            f'`uv run {MEMORY_CLI} add --kind issue --title "..." --text "..."`.'
+        )
+
+    def training(self, what):
+        return (
+            f"redirect-training: {what}; run `uv run {RUNNER_SCRIPT} run` (it writes {self.log} and prints "
+            f"a short verdict) or `uv run {self.train} > {self.log} 2>&1`, "
+            f'then `grep "^{self.metric}:" {self.log}`.'
+        )
+
+    def time_budget(self):
+        return (
+            f"redirect-training: {_TIME_BUDGET_ENV} is a test-only override that makes runs incomparable; "
+            f"run with the fixed budget via `uv run {RUNNER_SCRIPT} run`."
+        )
+
+    def guard(self, path):
+        return (
+            f"guard-integrity: {self.t.rel(path)} is part of the guardrails and only a human edits it; "
+            f"keep your changes in {self.train} and note a needed change with "
+            f'`uv run {MEMORY_CLI} add --kind issue --title "..." --text "..."`.'
+        )
+
+    def disable_hooks(self):
+        return (
+            f"guard-integrity: {DISABLE_HOOKS} would switch the guardrails off and only a human may set it; "
+            f"carry on within the rules."
+        )
+
+    def data(self, path, what="changed or deleted"):
+        t = self.t
+        if _under(path, t.memory):
+            return (
+                f"keep-untracked-data: memory files are written only through "
+                f'`uv run {MEMORY_CLI} add --kind learning|issue|decision --title "..." --text "..."`; '
+                f"reading them is fine."
+            )
+        if _under(path, t.state):
+            return (
+                f"keep-untracked-data: {t.rel(t.state)}/ belongs to the experiment runner and must not be "
+                f"{what}; use `uv run {RUNNER_SCRIPT} status|run|record` instead."
+            )
+        if _under(path, t.results):
+            return (
+                f"keep-untracked-data: {self.results} is append-only and must survive the night; add rows "
+                f'with `uv run {RUNNER_SCRIPT} record keep|discard|crash "..."` '
+                f'or `echo -e "..." >> {self.results}`.'
+            )
+        return (
+            f"keep-untracked-data: {t.rel(path)} holds the night's untracked data and must not be {what}; "
+            f"leave it in place (`git reset --hard HEAD~1` keeps it)."
+        )
+
+    def clean(self, what):
+        return (
+            f"keep-untracked-data: this git clean would delete {what}; use `git reset --hard HEAD~1` to drop "
+            f"a commit, or `git clean -n` to preview."
+        )
+
+    def hidden(self, rule, why, label):
+        return (
+            f"{rule}: this command hides what it runs ({why}) and names {label}; "
+            f"write the command out plainly so the guard can read it."
+        )
+
+    def unreadable(self, rule, why, label):
+        return (
+            f"{rule}: the guard cannot read this command ({why}) and it names {label}; "
+            f"write it in plain shell."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict
+
+
+class _Judge:
+    def __init__(self, payload, cfg):
+        self.cfg = cfg
+        self.t = Targets(cfg)
+        self.why = Reasons(self.t)
+        self.found = []  # (rule, reason), first enabled one wins
+        cwd = payload.get("cwd")
+        usable = isinstance(cwd, str) and cwd.startswith("/") and "\x00" not in cwd
+        self.cwd = shellparse.normalise(cwd, "/") if usable else self.t.root
+        self.hidden = []  # why some argument of a command that may write is unknown
+        self.reading = []  # why some argument of a command that only reads is unknown (only the log matters)
+        self.training = False
+        self.runner_long = False
+
+    def add(self, rule, reason):
+        self.found.append((rule, reason))
+
+    def verdict(self, updated=None):
+        ranked = sorted(self.found, key=lambda found: _PRIORITY.index(found[0]))
+        for rule, reason in ranked:
+            if self.cfg.rule_enabled(rule):
+                return Decision(False, rule, reason)
+        if updated is not None and self.cfg.rule_enabled("redirect-training"):
+            return Decision(
+                True,
+                "redirect-training",
+                f"redirect-training: gave this run the Bash timeout of {BASH_MAX_TIMEOUT_MS} ms it lacked.",
+                updated,
+            )
+        return ALLOW
+
+    # -- file tools
+    def file_tool(self, name, tool_input):
+        key = "notebook_path" if name == "NotebookEdit" else "file_path"
+        raw = tool_input.get(key) or tool_input.get("file_path") or tool_input.get("notebook_path")
+        texts = _tool_texts(name, tool_input)
+        if any(DISABLE_HOOKS in text for text in texts):
+            self.add("guard-integrity", self.why.disable_hooks())
+        if not isinstance(raw, str) or not raw:
+            return
+        path = shellparse.normalise(raw, self.cwd)
+        if path.endswith((".py", ".sh")) or any(path == self.t.abs(f) for f in self.cfg.editable_files):
+            self.code_written(_tool_texts(name, tool_input, new_only=True))
+        if name == "Edit" or name == "MultiEdit":
+            if path == self.t.gitignore and _drops_ignore(tool_input, self.t):
+                self.add("results-untracked", self.why.results_untracked(self.t.results))
+        elif name == "Write" and path == self.t.gitignore:
+            missing = [u for u in self.t.untracked if os.path.basename(u) not in (texts[0] if texts else "")]
+            if missing:
+                self.add("results-untracked", self.why.results_untracked(missing[0]))
+        if name == "Write":
+            dep_edit = _dependency_lines(texts[0] if texts else "") != _dependency_lines(_read_text(path))
+        else:
+            dep_edit = any(_DEPENDENCY.search(text) for text in texts)
+        self.write(path, "write", dep_edit=dep_edit)
+
+    def code_written(self, texts):
+        """Code written now and run later (train.py, a helper script) must not write a protected file."""
+        for text in texts:
+            if not _WRITE_WORDS.search(text):
+                continue
+            for p in self.t.protected:
+                if os.path.basename(p) in _join_literals(text):
+                    self.add("protected-files", self.why.protected(p))
+
+    def read_tool(self, tool_input):
+        raw = tool_input.get("file_path")
+        if not isinstance(raw, str) or not raw:
+            return
+        path = shellparse.normalise(raw, self.cwd)
+        if path != self.t.log:
+            return
+        limit = _as_int(tool_input.get("limit"))
+        if limit is None or limit <= 0 or limit > self.cfg.tail_lines:
+            self.add(
+                "log-flood",
+                self.why.log_flood(f"the Read tool needs limit <= {self.cfg.tail_lines} on this file"),
+            )
+
+    def grep_tool(self, tool_input):
+        raw = tool_input.get("path")
+        path = shellparse.normalise(raw, self.cwd) if isinstance(raw, str) and raw else self.cwd
+        if not _under(self.t.log, path):
+            return
+        glob = tool_input.get("glob")
+        if path != self.t.log and isinstance(glob, str) and glob:
+            import fnmatch
+
+            base = os.path.basename(self.t.log)
+            rel = os.path.relpath(self.t.log, path)
+            if not any(fnmatch.fnmatchcase(x, g) for g in shellparse.brace_expand(glob) for x in (base, rel)):
+                return
+        if tool_input.get("output_mode", "files_with_matches") != "content":
+            return
+        limit = _as_int(tool_input.get("head_limit"))
+        if limit is not None and 0 < limit <= self.cfg.tail_lines:
+            return
+        for key in ("-A", "-B", "-C", "context"):
+            ctx = _as_int(tool_input.get(key))
+            if ctx is not None and ctx > self.cfg.tail_lines:
+                self.add("log-flood", self.why.log_flood(f"{key} {ctx} prints too much context"))
+                return
+        pattern = tool_input.get("pattern")
+        flags = re.IGNORECASE if tool_input.get("-i") else 0
+        if not isinstance(pattern, str) or _matches_everything(pattern, "ere", flags):
+            self.add("log-flood", self.why.log_flood("this Grep pattern matches every line"))
+
+    # -- writes, from any route
+    def write(self, path, kind, recursive=False, dep_edit=False, source_text=""):
+        """kind: write (replace), append, delete, meta (mode/owner/mtime)."""
+        t = self.t
+        for p in t.protected:
+            if _hits(path, p, recursive):
+                self.add("protected-files", self.why.protected(p))
+        for g in t.guard:
+            if _hits(path, g, recursive):
+                if g in t.lock_files or (g in t.pyproject and dep_edit):
+                    self.add("no-installs", self.why.no_installs(f"changing {t.rel(g)}"))
+                self.add("guard-integrity", self.why.guard(g))
+        for d in (t.state, t.memory):
+            if _hits(path, d, recursive):
+                self.add("keep-untracked-data", self.why.data(path if _under(path, d) else d))
+        if _hits(path, t.results, recursive) and not (kind == "append" and path == t.results):
+            self.add("keep-untracked-data", self.why.data(t.results))
+        if kind == "delete" and _hits(path, t.log, recursive):
+            self.add("keep-untracked-data", self.why.data(t.log, "deleted"))
+        if path == t.gitignore and kind != "append" and source_text:
+            names = [os.path.basename(u) for u in t.untracked]
+            if any(n in source_text for n in names):
+                self.add("results-untracked", self.why.results_untracked(t.results))
+
+    # -- Bash and Monitor
+    def shell(self, command, tool_name, tool_input):
+        t = self.t
+        if DISABLE_HOOKS in command:
+            self.add("guard-integrity", self.why.disable_hooks())
+        env = {"CLAUDE_PROJECT_DIR": t.root}
+        analysis = shellparse.analyse(command, self.cwd, env)
+        if analysis.error:
+            self.mentions(command, analysis.error, unreadable=True)
+        for text in analysis.opaque_texts:
+            self.mentions(text, "a case statement or nested text the guard does not follow", unreadable=True)
+        opaque = []
+        for cmd in analysis.commands:
+            self.command(cmd)
+            if cmd.opaque:
+                opaque.append(cmd.opaque)
+        if opaque or self.hidden:
+            self.mentions(command, (opaque + self.hidden)[0])
+        elif self.reading:
+            self.mentions(command, self.reading[0], rules=("log-flood",))
+        if tool_name != "Bash" or not (self.training or self.runner_long):
+            return None
+        timeout = _as_int(tool_input.get("timeout"))
+        if timeout is not None and timeout >= BASH_MAX_TIMEOUT_MS:
+            return None
+        updated = dict(tool_input)
+        updated["timeout"] = BASH_MAX_TIMEOUT_MS
+        return updated
+
+    def mentions(self, text, why, unreadable=False, rules=None):
+        import fnmatch
+
+        views = _views(text)
+        tokens = re.split(r"[\s'\"()$`;|&<>=]+", text[:20_000])
+        globs = {tok for tok in tokens if any(c in tok for c in "*?[")}
+        for needle, rule, label in self.t.needles():
+            if rules is not None and rule not in rules:
+                continue
+            base = needle.rsplit("/", 1)[-1]
+            hit = any(needle in view for view in views)
+            hit = hit or any(fnmatch.fnmatchcase(base, g.rsplit("/", 1)[-1]) for g in globs if "." in g)
+            if hit:
+                reason = (self.why.unreadable if unreadable else self.why.hidden)(rule, why, label)
+                self.add(rule, reason)
+
+    def paths(self, arg, cmd, recursive=False, reader=False):
+        """Absolute paths an argument may name; records why when it cannot be known."""
+        t = self.t
+        if arg.found and cmd.find_scope is not None:
+            return self.find_candidates(cmd)
+        if arg.dynamic:
+            (self.reading if reader else self.hidden).append(f"{cmd.name} gets a path computed at run time")
+            return []
+        if arg.pattern is not None:
+            pattern = os.path.normpath(os.path.join(cmd.cwd, os.path.expanduser(arg.pattern)))
+            out = []
+            for target in t.all:
+                hit = shellparse.glob_prefix_match(pattern, target)
+                if hit is not None:
+                    out.append(hit)
+            return out
+        if arg.value == "":
+            return []
+        return [shellparse.normalise(arg.value, cmd.cwd)]
+
+    def find_candidates(self, cmd):
+        import fnmatch
+
+        roots, names, paths = cmd.find_scope
+        roots = [shellparse.normalise(r, cmd.cwd) for r in roots]
+        out = []
+        dirs = {self.t.state, self.t.memory, *[g for g in self.t.guard if "." not in os.path.basename(g)]}
+        for target in self.t.all:
+            if not any(_under(target, r) or _under(r, target) for r in roots):
+                continue
+            base = os.path.basename(target)
+            if names and not any(fnmatch.fnmatchcase(base, n) for n in names):
+                if target not in dirs or not _dir_has_match(target, names):
+                    continue
+            if paths and not any(fnmatch.fnmatchcase(target, "*" + p.lstrip(".")) for p in paths):
+                if target not in dirs:
+                    continue
+            out.append(target)
+        return out
+
+    def command(self, cmd):
+        t = self.t
+        for name in cmd.assigned:
+            if name == _TIME_BUDGET_ENV:
+                self.add("redirect-training", self.why.time_budget())
+        for _fd, op, target in cmd.redirects:
+            if target is None:
+                continue
+            if op in (">&", "<&") and (target.value.isdigit() or target.value == "-"):
+                continue
+            if target.value.startswith("/dev/") and not target.dynamic:
+                continue
+            for path in self.paths(target, cmd, reader=op in ("<", "<&")):
+                if op in ("<", "<&"):
+                    if path == t.log and not self.limited_read(cmd, stdin=True):
+                        self.add("log-flood", self.why.log_flood(f"`{cmd.name or '<'}` reads the whole log"))
+                else:
+                    kind = "append" if op in (">>", "&>>") else "write"
+                    self.write(path, kind, source_text=cmd.raw)
+        if not cmd.args:
+            return
+        name = cmd.name
+        if cmd.opaque:
+            return
+        handler = _HANDLERS.get(name)
+        if handler is None and re.fullmatch(r"python[\d.]*|pypy[\d.]*", name):
+            handler = _Judge.python
+        if handler is not None:
+            handler(self, cmd)
+        else:
+            self.generic(cmd)
+        for wrapper, opts in cmd.wrappers:
+            if wrapper == "xargs":  # -a FILE: the arguments come from that file, all of it
+                for k, opt in enumerate(opts[:-1]):
+                    if opt in ("-a", "--arg-file") and shellparse.normalise(opts[k + 1], cmd.cwd) == t.log:
+                        self.add("log-flood", self.why.log_flood("`xargs -a` feeds the whole log"))
+            if wrapper in ("uv run", "uvx", "uv tool run") and any(o.startswith("--with") for o in opts):
+                self.add("no-installs", self.why.no_installs(f"`{wrapper} --with` adding packages"))
+
+    # -- command families
+    def files(self, cmd, skip_values=()):
+        """Non-option arguments (options listed in skip_values consume the next word)."""
+        out = []
+        args = cmd.args[1:]
+        k = 0
+        end = False
+        while k < len(args):
+            a = args[k]
+            v = a.value
+            if not end and v == "--":
+                end = True
+            elif not end and v.startswith("-") and len(v) > 1 and not a.dynamic:
+                if v in skip_values and k + 1 < len(args):
+                    k += 1
+            else:
+                out.append(a)
+            k += 1
+        return out
+
+    def generic(self, cmd):
+        """Any other command: naming the log as an argument counts as reading all of it."""
+        if cmd.name in _NON_READING:
+            return
+        reads = False
+        for a in cmd.args[1:]:
+            if a.dynamic and not a.found:
+                if cmd.name in _INTERESTING:
+                    self.reading.append(f"{cmd.name} gets an argument computed at run time")
+                continue
+            if any(p == self.t.log for p in self.paths(a, cmd, reader=True)):
+                reads = True
+        if cmd.xargs:
+            why = f"xargs feeds {cmd.name} arguments at run time"
+            (self.reading if cmd.name in _INTERESTING else self.hidden).append(why)
+        if reads:
+            self.add("log-flood", self.why.log_flood(f"`{cmd.name}` on the log prints all of it"))
+
+    def limited_read(self, cmd, stdin=False):
+        name = cmd.name
+        if name in _GREPS:
+            return self.grep_ok(cmd)
+        if name in ("head", "tail"):
+            return self.head_tail_ok(cmd) is None
+        return name in ("wc", "md5sum", "sha1sum", "sha256sum", "sha512sum", "b2sum", "cksum", "file")
+
+    def grep(self, cmd):
+        files = _grep_options(cmd)[1]
+        if not files and cmd.name in ("rg", "ag", "ack") and cmd.stdin[0] == "tty":
+            files = [shellparse.Arg(".")]  # these search the working directory by default
+        hits = [p for a in files for p in self.paths(a, cmd, reader=True) if _under(self.t.log, p)]
+        if cmd.xargs and not self.grep_ok(cmd):
+            self.reading.append("xargs feeds grep file names at run time")
+        if hits and not self.grep_ok(cmd):
+            self.add("log-flood", self.why.log_flood("this grep prints (nearly) every line"))
+
+    def grep_ok(self, cmd):
+        patterns, _, flags = _grep_options(cmd)
+        if flags.get("quiet"):
+            return True
+        if flags.get("max") is not None and flags["max"] <= self.cfg.tail_lines:
+            return not flags.get("context") or flags["context"] <= self.cfg.tail_lines
+        if flags.get("invert") or flags.get("whole_file"):
+            return False
+        if flags.get("context") is not None and flags["context"] > self.cfg.tail_lines:
+            return False
+        if not patterns:
+            return False
+        mode = flags.get("mode", "bre")
+        rx = re.IGNORECASE if flags.get("icase") else 0
+        for pat in patterns:
+            if pat is None:
+                continue  # -f FILE: the patterns are unknown; trust it like any targeted grep
+            if _matches_everything(pat, mode, rx, whole_line=flags.get("line", False)):
+                return False
+        return True
+
+    def head_tail(self, cmd):
+        files = self.files(
+            cmd, skip_values=("-n", "-c", "--lines", "--bytes", "-s", "--sleep-interval", "--pid")
+        )
+        files = [a for a in files if not re.fullmatch(r"[+-]?\d+", a.value) or _is_path(a, cmd)]
+        reading = [p for a in files for p in self.paths(a, cmd, reader=True) if p == self.t.log]
+        if cmd.xargs and self.head_tail_ok(cmd) is not None:
+            self.reading.append(f"xargs feeds {cmd.name} file names at run time")
+        if not reading:
+            return
+        problem = self.head_tail_ok(cmd)
+        if problem:
+            self.add("log-flood", self.why.log_flood(problem))
+
+    def head_tail_ok(self, cmd):
+        """None when the head/tail call prints at most tail_lines lines, else what is wrong."""
+        limit = self.cfg.tail_lines
+        args = [a.value for a in cmd.args[1:]]
+        k = 0
+        while k < len(args):
+            v = args[k]
+            value = None
+            if v == "--":
+                break
+            if v.startswith("--"):
+                key, eq, val = v.partition("=")
+                if key.startswith("--follow") or key == "--retry":
+                    return "following the log streams all of it"
+                if key in ("--lines", "--bytes"):
+                    if not eq and k + 1 < len(args):
+                        k += 1
+                        val = args[k]
+                    value = (key[2], val)
+            elif v.startswith("-") and len(v) > 1:
+                if re.fullmatch(r"-\d+", v):
+                    value = ("l", v[1:])
+                else:
+                    body = v[1:]
+                    for j, ch in enumerate(body):
+                        if ch in "fF":
+                            return "following the log streams all of it"
+                        if ch in "nc":
+                            rest = body[j + 1 :]
+                            if not rest and k + 1 < len(args):
+                                k += 1
+                                rest = args[k]
+                            value = ("l" if ch == "n" else "b", rest)
+                            break
+            if value is not None:
+                kind, text = value
+                kind = "l" if kind in ("l", "n") else "b"
+                if not re.fullmatch(r"\d+", text or ""):
+                    return f"`{cmd.name}` with {text or 'no count'} is not a small fixed count"
+                count = int(text)
+                if kind == "l" and count > limit:
+                    return f"`{cmd.name}` of {count} lines is more than {limit}"
+                if kind == "b" and count > limit * BYTES_PER_LINE:
+                    return f"`{cmd.name}` of {count} bytes is more than {limit * BYTES_PER_LINE}"
+            k += 1
+        return None
+
+    def reader_scripts(self, cmd, code_texts, file_args, in_place=False):
+        """Interpreters and editors: inline code that names guarded files, in-place edits, log reads."""
+        for code in code_texts:
+            self.code(code, cmd)
+        for a in file_args:
+            for p in self.paths(a, cmd, reader=not in_place):
+                if in_place:
+                    self.write(p, "write", source_text=cmd.raw)
+                elif p == self.t.log:
+                    self.add("log-flood", self.why.log_flood(f"`{cmd.name}` on the log prints all of it"))
+
+    def code(self, code, cmd):
+        """Inline program text: naming a guarded file with any write call counts as writing it."""
+        if not code:
+            return
+        code = "\n".join(_views(code)[:2] + [_join_literals(code)])
+        t = self.t
+        writes = bool(_WRITE_WORDS.search(code))
+        if os.path.basename(t.log) in code:
+            self.add("log-flood", self.why.log_flood(f"`{cmd.name}` code that opens the log"))
+        if _TIME_BUDGET_ENV in code and _sets_env(code, _TIME_BUDGET_ENV):
+            self.add("redirect-training", self.why.time_budget())
+        for p in t.protected:
+            base = os.path.basename(p)
+            stem = os.path.splitext(base)[0]
+            if base in code and (writes or cmd.name in ("sed", "awk", "gawk", "mawk", "nawk")):
+                self.add("protected-files", self.why.protected(p))
+            elif stem != base and writes and re.search(r"\b" + re.escape(stem) + r"\b.*__file__", code):
+                self.add("protected-files", self.why.protected(p))
+        if not writes:
+            return
+        for g in t.guard:
+            needle = os.path.basename(g) if "." in os.path.basename(g) else t.rel(g)
+            if needle in code:
+                self.add("guard-integrity", self.why.guard(g))
+        for d in (t.results, t.state, t.memory):
+            needle = os.path.basename(d) if d == t.results else t.rel(d)
+            if needle in code:
+                self.add("keep-untracked-data", self.why.data(d))
+
+    def python(self, cmd):
+        args = cmd.args[1:]
+        k = 0
+        code = None
+        module = None
+        script = None
+        while k < len(args):
+            v = args[k].value
+            if v == "-c" and k + 1 < len(args):
+                code = args[k + 1].value
+                if args[k + 1].dynamic:
+                    self.hidden.append("python -c runs code built at run time")
+                break
+            if v.startswith("-c") and len(v) > 2:
+                code = v[2:]
+                break
+            if v == "-m" and k + 1 < len(args):
+                module = args[k + 1].value
+                rest = args[k + 2 :]
+                break
+            if v in ("-W", "-X", "--check-hash-based-pycs") and k + 1 < len(args):
+                k += 2
+                continue
+            if v == "-":
+                code = self.stdin_program(cmd)
+                break
+            if v.startswith("-") and len(v) > 1:
+                k += 1
+                continue
+            script = args[k]
+            rest = args[k + 1 :]
+            break
+        else:
+            code = self.stdin_program(cmd)
+        if code is not None:
+            self.code(code, cmd)
+            return
+        if module is not None:
+            if module in ("pip", "ensurepip", "pip3") and any(a.value in _PIP_INSTALLS for a in rest):
+                self.add("no-installs", self.why.no_installs(f"`python -m {module} install`"))
+            if module == os.path.splitext(os.path.basename(self.t.train))[0]:
+                self.train_run(cmd)
+            return
+        if script is None:
+            return
+        if script.dynamic:
+            self.hidden.append("python runs a script named at run time")
+            return
+        path = shellparse.normalise(script.value, cmd.cwd)
+        if path == self.t.train:
+            self.train_run(cmd)
+            return
+        if path == self.t.runner:
+            sub = next((a.value for a in rest if not a.value.startswith("-")), "")
+            if sub in ("run", "setup"):
+                self.runner_long = True
+            return
+        trusted = path == self.t.memory_cli or any(_under(path, g) for g in self.t.guard)
+        if trusted or path in self.t.protected:
+            return
+        for a in rest:
+            if not a.dynamic and shellparse.normalise(a.value, cmd.cwd) == self.t.log:
+                self.add("log-flood", self.why.log_flood(f"`{script.value}` reads the whole log"))
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                self.code(fh.read(shellparse.MAX_SCRIPT_BYTES), cmd)
+        except (OSError, ValueError):
+            pass
+
+    def stdin_program(self, cmd):
+        """The program an interpreter reads on stdin: a heredoc, a file, or unknown (a pipe)."""
+        if cmd.stdin_text is not None:
+            return cmd.stdin_text
+        if cmd.stdin[0] == "file" and cmd.stdin[1] is not None and not cmd.stdin[1].dynamic:
+            return _read_text(shellparse.normalise(cmd.stdin[1].value, cmd.cwd))
+        if cmd.stdin[0] in ("pipe", "file"):
+            self.hidden.append(f"{cmd.name} reads its program from a pipe")
+        return None
+
+    def train_run(self, cmd):
+        self.training = True
+        out, err = cmd.stdout, cmd.stderr
+        if out[0] != "file" or err[0] != "file":
+            where = {"pipe": "a pipe", "tty": "your context", "capture": "a $(...) capture"}
+            stream = "stdout" if out[0] != "file" else "stderr"
+            dest = (out if stream == "stdout" else err)[0]
+            text = where.get(dest, "nowhere")
+            if dest == "null":
+                text = "/dev/null, losing the metric"
+            self.add("redirect-training", self.why.training(f"{self.why.train} sends its {stream} to {text}"))
+
+    def interpreter(self, cmd):
+        """perl/ruby/node/php/awk: -e code or the program text, -i in place, file arguments."""
+        name = cmd.name
+        args = cmd.args[1:]
+        codes, files, in_place = [], [], False
+        k = 0
+        has_program = False
+        while k < len(args):
+            v = args[k].value
+            if v in ("-e", "-E", "--eval", "-p", "--print", "-r") and name not in (
+                "awk",
+                "gawk",
+                "mawk",
+                "nawk",
+            ):
+                if k + 1 < len(args) and (v not in ("-p",) or name == "node"):
+                    codes.append(args[k + 1].value)
+                    if args[k + 1].dynamic:
+                        self.hidden.append(f"{name} runs code built at run time")
+                    has_program = True
+                    k += 2
+                    continue
+            if name in ("awk", "gawk", "mawk", "nawk"):
+                if v in ("-i", "--include") and k + 1 < len(args) and args[k + 1].value == "inplace":
+                    in_place = True
+                    k += 2
+                    continue
+                if v in ("-f", "-v", "-F", "--file", "--assign", "--field-separator") and k + 1 < len(args):
+                    has_program = has_program or v in ("-f", "--file")
+                    k += 2
+                    continue
+            elif v.startswith("-") and len(v) > 1 and not v.startswith("--"):
+                body = v[1:]
+                if "i" in body and name in ("perl", "ruby"):
+                    in_place = True
+                for j, ch in enumerate(body):
+                    if ch in "eE" and name in ("perl", "ruby"):
+                        code = body[j + 1 :] or (args[k + 1].value if k + 1 < len(args) else "")
+                        codes.append(code)
+                        has_program = True
+                        if not body[j + 1 :]:
+                            k += 1
+                        break
+                k += 1
+                continue
+            if v.startswith("-") and len(v) > 1:
+                k += 1
+                continue
+            if not has_program:
+                has_program = True
+                if name in ("awk", "gawk", "mawk", "nawk"):
+                    codes.append(v)  # the program text
+                else:
+                    files.append(args[k])  # the script file itself
+                k += 1
+                continue
+            files.append(args[k])
+            k += 1
+        if not has_program and cmd.stdin_text is not None:
+            codes.append(cmd.stdin_text)
+        self.reader_scripts(cmd, codes, files, in_place)
+
+    def sed(self, cmd):
+        args = cmd.args[1:]
+        scripts, files, in_place = [], [], False
+        k = 0
+        explicit = False
+        while k < len(args):
+            v = args[k].value
+            if v == "--in-place" or v.startswith("--in-place="):
+                in_place = True
+            elif v in ("-e", "--expression", "-f", "--file") and k + 1 < len(args):
+                scripts.append(args[k + 1].value)
+                explicit = True
+                k += 1
+            elif v.startswith("--expression="):
+                scripts.append(v.partition("=")[2])
+                explicit = True
+            elif v.startswith("-") and len(v) > 1 and not v.startswith("--"):
+                body = v[1:]
+                for j, ch in enumerate(body):
+                    if ch == "i":
+                        in_place = True
+                        break
+                    if ch in "ef":
+                        rest = body[j + 1 :]
+                        if rest:
+                            scripts.append(rest)
+                        elif k + 1 < len(args):
+                            scripts.append(args[k + 1].value)
+                            k += 1
+                        explicit = True
+                        break
+            elif v.startswith("-") and len(v) > 1:
+                pass
+            elif not explicit and not scripts:
+                scripts.append(v)
+            else:
+                files.append(args[k])
+            k += 1
+        if cmd.xargs:
+            self.hidden.append("xargs feeds sed file names at run time")
+        self.reader_scripts(cmd, scripts, files, in_place)
+
+    def copy_like(self, cmd):
+        """cp, mv, install, rsync, ln: the destination is written; mv also removes the source."""
+        name = cmd.name
+        skip = (
+            "-t",
+            "--target-directory",
+            "-S",
+            "--suffix",
+            "-m",
+            "--mode",
+            "-o",
+            "-g",
+            "--owner",
+            "--group",
+        )
+        files = self.files(cmd, skip_values=skip)
+        target_dir = None
+        args = [a.value for a in cmd.args[1:]]
+        for k, v in enumerate(args):
+            if v in ("-t", "--target-directory") and k + 1 < len(args):
+                target_dir = cmd.args[k + 2]
+            elif v.startswith("--target-directory="):
+                target_dir = shellparse.Arg(v.partition("=")[2])
+        recursive = name in ("mv", "rsync") or any(
+            re.fullmatch(r"-[A-Za-z]*[rRa][A-Za-z]*|--recursive|--archive", v) for v in args
+        )
+        as_file = any(re.fullmatch(r"-[A-Za-z]*T[A-Za-z]*|--no-target-directory", v) for v in args)
+        if target_dir is None and len(files) < 2:
+            if name == "ln" and files:
+                sources, dest = files, None
+            else:
+                if cmd.xargs:
+                    self.generic(cmd)
+                return
+        else:
+            sources, dest = (files, target_dir) if target_dir is not None else (files[:-1], files[-1])
+        if cmd.xargs:
+            self.hidden.append(f"xargs feeds {name} file names at run time")
+        dest_paths = self.paths(dest, cmd) if dest is not None else []
+        for src in sources:
+            src_paths = self.paths(src, cmd, recursive=True)
+            for sp in src_paths:
+                if name == "mv":
+                    self.write(sp, "delete", recursive=True)
+                if name == "ln":
+                    self.write(sp, "meta")  # a link to a guarded file is a way to write it
+                if _under(self.t.log, sp):
+                    self.add("log-flood", self.why.log_flood(f"`{name}` copies the log to read it elsewhere"))
+            for dp in dest_paths:
+                into = dp
+                contents = src.value.endswith(("/", "/.")) and name == "rsync"
+                if as_file or contents:
+                    pass  # the source's contents land in dp itself
+                elif (
+                    os.path.isdir(dp)
+                    or target_dir is not None
+                    or len(sources) > 1
+                    or dest.value.endswith("/")
+                ):
+                    into = os.path.join(dp, os.path.basename(src.value.rstrip("/")) or ".")
+                    into = os.path.normpath(into)
+                self.write(into, "write", recursive=recursive)
+
+    def remove(self, cmd):
+        args = [a.value for a in cmd.args[1:]]
+        recursive = cmd.name in ("rmdir",) or any(
+            re.fullmatch(r"-[A-Za-z]*[rR][A-Za-z]*|--recursive", v) for v in args
+        )
+        if cmd.xargs:
+            self.hidden.append(f"xargs feeds {cmd.name} file names at run time")
+        for a in self.files(cmd):
+            for p in self.paths(a, cmd, recursive=True):
+                self.write(p, "delete", recursive=recursive or a.found)
+
+    def plain_writer(self, cmd, skip_values=()):
+        """tee, truncate, touch, mkdir, chmod...: every file argument is written."""
+        files = self.files(cmd, skip_values=skip_values)
+        if cmd.name in ("chmod", "chown", "chgrp", "chattr", "setfacl") and len(files) > 1:
+            files = files[1:]  # the mode / owner (`chmod -x f` has it among the options)
+        kind = (
+            "append"
+            if cmd.name == "tee" and any(a.value in ("-a", "--append") for a in cmd.args)
+            else "write"
+        )
+        if cmd.name in ("chmod", "chown", "chgrp", "chattr", "setfacl", "touch"):
+            kind = "meta"
+        if cmd.xargs:
+            self.hidden.append(f"xargs feeds {cmd.name} file names at run time")
+        recursive = any(re.fullmatch(r"-[A-Za-z]*R[A-Za-z]*|--recursive", a.value) for a in cmd.args)
+        for a in files:
+            for p in self.paths(a, cmd, recursive=recursive):
+                self.write(p, kind, recursive=recursive, source_text=cmd.raw)
+
+    def tee(self, cmd):
+        self.plain_writer(cmd)
+
+    def extract(self, cmd):
+        """tar -x / unzip: members named on the command line are written (into -C / -d DIR)."""
+        argv = [a.value for a in cmd.args[1:]]
+        if cmd.name == "tar":
+            keys = argv[0].lstrip("-") if argv and not argv[0].startswith("--") else ""
+            extracting = (keys.isalpha() and "x" in keys) or any(
+                v in ("--extract", "--get") or re.fullmatch(r"-[A-Za-z]*x[A-Za-z]*", v) for v in argv
+            )
+            if not extracting:
+                self.generic(cmd)
+                return
+            skip = ("-f", "--file", "-C", "--directory", "-T", "--files-from", "-X", "--exclude-from")
+        else:
+            skip = ("-d", "-x", "-P")
+        where = cmd.cwd
+        for k, v in enumerate(argv[:-1]):
+            if v in ("-C", "--directory", "-d"):
+                where = shellparse.normalise(argv[k + 1], cmd.cwd)
+        members = self.files(cmd, skip_values=skip)
+        if cmd.name == "tar" and members and not argv[0].startswith("-") and "f" in argv[0]:
+            members = members[2:]  # old-style `tar xf ARCHIVE member...`: the keys and the archive
+        elif cmd.name == "unzip":
+            members = members[1:]  # the archive
+        for a in members:
+            for p in self.paths(a, shellparse.Cmd([a], where)):
+                self.write(p, "write")
+
+    def truncate(self, cmd):
+        self.plain_writer(cmd, skip_values=("-s", "--size", "-r", "--reference"))
+
+    def dd(self, cmd):
+        for a in cmd.args[1:]:
+            key, eq, val = a.value.partition("=")
+            if not eq:
+                continue
+            sub = shellparse.Arg(val, a.dynamic, None, hidden=a.hidden)
+            for p in self.paths(sub, cmd, reader=key == "if"):
+                if key == "of":
+                    self.write(p, "write")
+                elif key == "if" and p == self.t.log:
+                    self.add("log-flood", self.why.log_flood("`dd` copies the whole log"))
+
+    def editor(self, cmd):
+        for a in self.files(cmd):
+            for p in self.paths(a, cmd):
+                self.write(p, "write")
+                if p == self.t.log:
+                    self.add("log-flood", self.why.log_flood(f"`{cmd.name}` loads the whole log"))
+
+    def downloader(self, cmd):
+        args = cmd.args[1:]
+        for k, a in enumerate(args):
+            if a.value in ("-o", "--output", "-O", "--output-document") and k + 1 < len(args):
+                if cmd.name == "curl" and a.value == "-O":
+                    continue
+                for p in self.paths(args[k + 1], cmd):
+                    self.write(p, "write")
+
+    def sort(self, cmd):
+        args = cmd.args[1:]
+        for k, a in enumerate(args):
+            if a.value in ("-o", "--output") and k + 1 < len(args):
+                for p in self.paths(args[k + 1], cmd):
+                    self.write(p, "write")
+        self.generic(cmd)
+
+    def patch(self, cmd):
+        args = cmd.args[1:]
+        text = None
+        files = []
+        k = 0
+        while k < len(args):
+            v = args[k].value
+            if v in ("-i", "--input") and k + 1 < len(args):
+                text = self.read_patch(args[k + 1], cmd)
+                k += 2
+                continue
+            if v.startswith("--input="):
+                text = self.read_patch(shellparse.Arg(v.partition("=")[2]), cmd)
+            elif v in ("-o", "--output", "-d", "--directory", "-p", "-B", "-r", "-z", "-D"):
+                k += 2
+                continue
+            elif not v.startswith("-"):
+                files.append(args[k])
+            k += 1
+        if files:
+            for p in self.paths(files[0], cmd):
+                self.write(p, "write")
+            if len(files) > 1 and text is None:
+                text = self.read_patch(files[1], cmd)
+        if text is None:
+            text = self.stdin_patch(cmd)
+        self.patched(text, cmd, strip_default=0)
+
+    def stdin_patch(self, cmd):
+        if cmd.stdin_text is not None:
+            return cmd.stdin_text
+        if cmd.stdin[0] == "file" and cmd.stdin[1] is not None:
+            return self.read_patch(cmd.stdin[1], cmd)
+        return None
+
+    def read_patch(self, arg, cmd):
+        if arg.dynamic:
+            return None
+        try:
+            with open(shellparse.normalise(arg.value, cmd.cwd), encoding="utf-8", errors="replace") as fh:
+                return fh.read(MAX_PATCH_BYTES)
+        except (OSError, ValueError):
+            return None
+
+    def patched(self, text, cmd, strip_default=1):
+        if text is None:
+            self.hidden.append(f"{cmd.name} applies a patch the guard cannot read")
+            return
+        for line in text.splitlines():
+            m = re.match(r"(?:\+\+\+|---|\*\*\*|diff --git|rename (?:from|to)|copy (?:from|to))\s+(.*)", line)
+            if not m:
+                continue
+            for name in m.group(1).split():
+                name = name.split("\t")[0].strip('"')
+                if name in ("/dev/null", "a", "b") or not name:
+                    continue
+                for cand in {name, name[2:] if name[:2] in ("a/", "b/") else name}:
+                    p = shellparse.normalise(cand, self.t.root if cmd.name == "git" else cmd.cwd)
+                    self.write(p, "write")
+
+    def installer(self, cmd):
+        name = cmd.name
+        argv = [a.value for a in cmd.args[1:]]
+        words = [v for v in argv if not v.startswith("-")]
+        sub = words[0] if words else ""
+        what = None
+        if name in ("pip", "pip3", "pipx", "easy_install") or re.fullmatch(r"pip\d(\.\d+)?", name):
+            if (
+                name == "easy_install"
+                or sub in _PIP_INSTALLS
+                or name == "pipx"
+                and sub in ("install", "inject", "upgrade", "runpip")
+            ):
+                what = f"`{name} {sub}`" if sub else f"`{name}`"
+        elif name == "uv":
+            if sub in ("add", "remove"):
+                what = f"`uv {sub}`"
+            elif sub == "pip" and len(words) > 1 and words[1] in ("install", "uninstall", "sync", "compile"):
+                what = f"`uv pip {words[1]}`"
+            elif sub == "tool" and len(words) > 1 and words[1] in ("install", "upgrade"):
+                what = f"`uv tool {words[1]}`"
+            elif sub == "lock":
+                what = "`uv lock`, which rewrites uv.lock,"
+            elif sub == "sync" and any(v.startswith(("--upgrade", "-U", "-P", "--with")) for v in argv):
+                what = "`uv sync --upgrade`"
+            elif sub == "venv":
+                what = "`uv venv`"
+        elif name in ("conda", "mamba", "micromamba"):
+            if sub in ("install", "create", "update", "upgrade", "remove", "uninstall", "env"):
+                what = f"`{name} {sub}`"
+        elif name in ("poetry", "pdm", "hatch", "pipenv"):
+            if sub in ("add", "install", "update", "remove", "lock", "sync"):
+                what = f"`{name} {sub}`"
+        elif name in ("npm", "pnpm", "yarn", "bun"):
+            if sub in ("install", "i", "add", "ci", "update", "upgrade") or (name == "yarn" and not words):
+                what = f"`{name} {sub or 'install'}`"
+        elif name in ("apt", "apt-get", "aptitude", "dnf", "yum", "apk", "brew", "port", "zypper", "pacman"):
+            if sub in ("install", "add", "upgrade", "reinstall") or "-S" in argv:
+                what = f"`{name} {sub}`"
+        elif name in ("gem", "cargo", "go"):
+            if sub in ("install", "get"):
+                what = f"`{name} {sub}`"
+        if what:
+            self.add("no-installs", self.why.no_installs(what))
+        self.generic(cmd)
+
+    # -- git
+    def git(self, cmd):
+        args = cmd.args[1:]
+        cwd = cmd.cwd
+        k = 0
+        while k < len(args):
+            v = args[k].value
+            if v == "-C" and k + 1 < len(args):
+                cwd = shellparse.normalise(args[k + 1].value, cwd)
+                k += 2
+                continue
+            if v in ("-c", "--git-dir", "--work-tree", "--namespace") and k + 1 < len(args):
+                k += 2
+                continue
+            if v.startswith("-"):
+                k += 1
+                continue
+            break
+        if k >= len(args):
+            return
+        sub = args[k].value
+        rest = args[k + 1 :]
+        view = _GitView(self, cmd, cwd, rest, sub)
+        handler = getattr(view, "do_" + sub.replace("-", "_"), None)
+        if handler is not None:
+            handler()
+
+
+class _GitView:
+    """One git subcommand: its options, its pathspecs, and the checks on them."""
+
+    def __init__(self, judge, cmd, cwd, rest, sub=""):
+        self.j = judge
+        self.t = judge.t
+        self.cmd = cmd
+        self.cwd = cwd
+        self.rest = rest
+        self.opts = []
+        self.paths = []
+        self.dashdash = False
+        self.before = []  # words before `--`
+        takes = _GIT_VALUE_OPTS.get(sub, set())
+        end = False
+        skip = False
+        for a in rest:
+            v = a.value
+            if skip:
+                skip = False
+                continue
+            if not end and v == "--":
+                end = True
+                self.dashdash = True
+                continue
+            if not end and v.startswith("-") and len(v) > 1:
+                self.opts.append(v)
+                if v in takes or (
+                    not v.startswith("--") and "-" + v[-1] in takes and len(v) > 2 and v[1:].isalpha()
+                ):
+                    skip = True  # the option's value (a message, a branch name...), not a path
+                continue
+            (self.paths if end else self.before).append(a)
+
+    def has(self, *flags, letters=""):
+        for o in self.opts:
+            if o in flags or o.split("=")[0] in flags:
+                return True
+            if letters and re.fullmatch(r"-[A-Za-z]+", o) and any(ch in o[1:] for ch in letters):
+                return True
+        return False
+
+    def resolve(self, args, recursive=True):
+        out = []
+        for a in args:
+            if a.dynamic:
+                self.j.hidden.append("git gets a path computed at run time")
+                continue
+            value = a.value
+            if value.startswith(":/"):
+                value = os.path.join(self.t.root, value[2:] or ".")
+            elif value.startswith(":(") or value.startswith(":!") or value.startswith(":^"):
+                continue
+            arg = shellparse.Arg(value, False, value if any(c in value for c in "*?[") else None)
+            sub = shellparse.Cmd([arg], self.cwd)
+            out.extend(self.j.paths(arg, sub, recursive=recursive))
+        return out
+
+    def untracked_items(self):
+        t = self.t
+        items = [t.results, t.log, t.state]
+        try:
+            items += [os.path.join(t.memory, f) for f in os.listdir(t.memory)]
+        except (OSError, ValueError):
+            items.append(t.memory)
+        return items
+
+    def git_lines(self, *argv):
+        import subprocess
+
+        try:
+            proc = subprocess.run(
+                ["git", "-C", self.t.root, *argv], capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+        if proc.returncode != 0:
+            return None
+        return [line for line in proc.stdout.splitlines() if line]
+
+    def would_stage(self, spec_paths, force):
+        """Untracked-data files that `git add` of these paths would newly stage."""
+        t = self.t
+        named, covered = [], []
+        for p in spec_paths:
+            for item in (t.results, t.log, t.state, t.memory):
+                if _under(p, item):
+                    named.append(p)
+                elif _under(item, p):
+                    covered.append(item)
+        if named:
+            return named
+        if not covered:
+            return []
+        rels = [t.rel(c) for c in covered]
+        flags = ["--others"] if force else ["--others", "--exclude-standard"]
+        lines = self.git_lines("ls-files", *flags, "--", *rels)
+        if lines is None:
+            return []
+        return [os.path.join(t.root, line) for line in lines]
+
+    def do_add(self):
+        if self.has("-u", "--update", "-n", "--dry-run", letters="un"):
+            return
+        specs = self.before + self.paths
+        force = self.has("-f", "--force", letters="f")
+        if not specs and self.has("-A", "--all", letters="A"):
+            spec_paths = [self.t.root]
+        else:
+            spec_paths = self.resolve(specs)
+        hits = self.would_stage(spec_paths, force)
+        if hits:
+            self.j.add("results-untracked", self.j.why.results_untracked(hits[0]))
+        self.j.hidden.extend([] if not self.cmd.xargs else ["xargs feeds git add paths at run time"])
+
+    def do_commit(self):
+        specs = self.before + self.paths
+        spec_paths = self.resolve(specs)
+        hits = self.would_stage(spec_paths, force=False) if spec_paths else []
+        if self.has("-a", "--all", letters="a"):
+            items = [self.t.rel(i) for i in self.untracked_items()]
+            tracked = self.git_lines("ls-files", "-m", "--", *items) or []
+            hits += [os.path.join(self.t.root, x) for x in tracked]
+        if hits:
+            self.j.add("results-untracked", self.j.why.results_untracked(hits[0]))
+
+    def do_rm(self):
+        cached = self.has("--cached")
+        for p in self.resolve(self.before + self.paths):
+            if cached:
+                for item in (self.t.results, self.t.log, self.t.state, self.t.memory):
+                    if _hits(p, item, True):
+                        self.j.add("results-untracked", self.j.why.results_untracked(item))
+                for target in (*self.t.protected, *self.t.guard):
+                    if _hits(p, target, True):
+                        self.j.write(target, "meta")  # untracking it deletes it in the next commit
+            else:
+                self.j.write(p, "delete", recursive=True)
+
+    def do_mv(self):
+        items = self.resolve(self.before + self.paths)
+        for p in items[:-1]:
+            self.j.write(p, "delete", recursive=True)
+        if items:
+            self.j.write(items[-1], "write", recursive=True)
+
+    def do_checkout(self):
+        if self.has("-b", "-B", "--orphan") or (
+            self.before
+            and not self.paths
+            and not self.dashdash
+            and len(self.before) == 1
+            and not self._existing(self.before[0])
+        ):
+            return  # creating or switching a branch
+        if self.dashdash:
+            rev = bool(self.before)
+            specs = self.paths
+        else:
+            if self.before and self._existing(self.before[0]):
+                rev, specs = False, self.before
+            else:
+                rev, specs = bool(self.before), self.before[1:]
+        self._restore(self.resolve(specs), rev)
+
+    def _existing(self, arg):
+        if arg.dynamic:
+            return False
+        if any(c in arg.value for c in "*?["):
+            return True
+        return os.path.exists(shellparse.normalise(arg.value, self.cwd))
+
+    def do_restore(self):
+        if self.has("--staged", "-S") and not self.has("--worktree", "-W"):
+            return
+        rev = self.has("--source", "-s")
+        self._restore(self.resolve(self.before + self.paths), rev)
+
+    def _restore(self, paths, rev):
+        for p in paths:
+            exact = [x for x in (*self.t.protected, *self.t.guard) if _under(p, x)]
+            if exact or rev:
+                self.j.write(p, "write", recursive=bool(rev))
+
+    def do_apply(self):
+        if self.has("--check", "--stat", "--numstat", "--summary") and not self.has("--apply"):
+            return
+        files = self.before + self.paths
+        if not files or any(a.value == "-" for a in files):
+            text = self.j.stdin_patch(self.cmd)
+        else:
+            texts = [self.j.read_patch(a, self.cmd) for a in files]
+            text = None if any(x is None for x in texts) else "\n".join(texts)
+        self.j.patched(text, self.cmd)
+
+    do_am = do_apply
+
+    def do_diff(self):
+        if not self.has("--no-index"):
+            return
+        for p in self.resolve(self.before + self.paths, recursive=False):
+            if p == self.t.log and not self.has("--stat", "--quiet", "--numstat", "--shortstat"):
+                self.j.add("log-flood", self.j.why.log_flood("`git diff --no-index` prints the whole log"))
+
+    def do_stash(self):
+        if self.has("-u", "--include-untracked", "-a", "--all", letters="ua"):
+            self.j.add(
+                "keep-untracked-data", self.j.why.clean("the untracked results, state and memory files")
+            )
+
+    def do_clean(self):
+        if self.has("-n", "--dry-run", letters="n"):
+            return
+        if self.has("-x", "-X", letters="xX"):
+            self.j.add(
+                "keep-untracked-data", self.j.why.clean("ignored files such as the results, state and memory")
+            )
+            return
+        specs = self.before + self.paths
+        spec_paths = self.resolve(specs) if specs else [self.cwd]
+        covered = [i for i in self.untracked_items() if any(_under(i, p) for p in spec_paths)]
+        if not covered:
+            return
+        lines = self.git_lines(
+            "ls-files", "--others", "--exclude-standard", "--", *[self.t.rel(c) for c in covered]
+        )
+        if lines:
+            self.j.add("keep-untracked-data", self.j.why.clean(lines[0]))
+
+    def do_update_index(self):
+        for p in self.resolve(self.before + self.paths):
+            for item in (self.t.results, self.t.log, self.t.state, self.t.memory):
+                if _hits(p, item, True):
+                    self.j.add("results-untracked", self.j.why.results_untracked(item))
+
+
+_GIT_VALUE_OPTS = {
+    "commit": {
+        "-m", "--message", "-F", "--file", "-C", "-c", "--author", "--date", "--fixup", "--squash", "-t",
+        "--template", "--cleanup", "--trailer", "--reuse-message", "--reedit-message",
+    },
+    "checkout": {"-b", "-B", "--orphan", "--conflict"},
+    "switch": {"-c", "-C", "--orphan"},
+    "restore": {"-s", "--source"},
+    "add": {"--chmod", "--pathspec-from-file"},
+    "rm": {"--pathspec-from-file"},
+    "stash": {"-m", "--message"},
+    "clean": {"-e", "--exclude"},
+    "apply": {"-p", "-C", "--directory", "--exclude", "--include", "--whitespace"},
+}  # fmt: skip
+_PRIORITY = (
+    "protected-files",
+    "no-installs",
+    "guard-integrity",
+    "redirect-training",
+    "results-untracked",
+    "keep-untracked-data",
+    "log-flood",
+)
+_GREPS = {"grep", "egrep", "fgrep", "rg", "zgrep", "ag", "ack", "git-grep"}
+_NON_READING = {
+    "ls", "stat", "wc", "du", "file", "test", "[", "[[", "md5sum", "sha1sum", "sha256sum", "sha512sum",
+    "b2sum", "cksum", "realpath", "readlink", "basename", "dirname", "echo", "printf", "true", "false",
+    ":", "exit", "cd", "pushd", "popd", "export", "unset", "set", "declare", "typeset", "local",
+    "readonly", "type", "which", "command", "hash", "sleep", "date", "lsof", "fuser", "pgrep", "ps",
+    "kill", "pkill", "jobs", "wait", "mkdir", "find", "for", "select", "then", "else", "do",
+}  # fmt: skip
+_INTERESTING = {
+    "cat", "tac", "less", "more", "most", "bat", "batcat", "nl", "od", "xxd", "hexdump", "strings", "pr",
+    "fold", "fmt", "cut", "paste", "sort", "uniq", "rev", "column", "iconv", "base64", "diff", "cmp",
+    "comm", "join", "jq", "tr", "expand", "unexpand", "view", "split", "csplit",
+}  # fmt: skip
+_PIP_INSTALLS = {"install", "uninstall", "download", "wheel", "remove"}
+_WRITE_WORDS = re.compile(
+    r"write|open\s*\([^)]*['\"][rb]?[wax+]|unlink|remove|rename|replace|rmtree|copy|move|truncate|chmod|"
+    r"system|subprocess|popen|exec|spawn|shutil|touch|mkdir|symlink|[^<]>|\bw\b|sed|print\s*\{|printf\s*>|dump"
+)
+_HANDLERS = {
+    "grep": _Judge.grep,
+    "egrep": _Judge.grep,
+    "fgrep": _Judge.grep,
+    "rg": _Judge.grep,
+    "zgrep": _Judge.grep,
+    "ag": _Judge.grep,
+    "ack": _Judge.grep,
+    "head": _Judge.head_tail,
+    "tail": _Judge.head_tail,
+    "sed": _Judge.sed,
+    "gsed": _Judge.sed,
+    "perl": _Judge.interpreter,
+    "ruby": _Judge.interpreter,
+    "node": _Judge.interpreter,
+    "nodejs": _Judge.interpreter,
+    "php": _Judge.interpreter,
+    "awk": _Judge.interpreter,
+    "gawk": _Judge.interpreter,
+    "mawk": _Judge.interpreter,
+    "nawk": _Judge.interpreter,
+    "cp": _Judge.copy_like,
+    "mv": _Judge.copy_like,
+    "install": _Judge.copy_like,
+    "rsync": _Judge.copy_like,
+    "ln": _Judge.copy_like,
+    "rm": _Judge.remove,
+    "unlink": _Judge.remove,
+    "shred": _Judge.remove,
+    "rmdir": _Judge.remove,
+    "tee": _Judge.tee,
+    "sponge": _Judge.tee,
+    "tar": _Judge.extract,
+    "unzip": _Judge.extract,
+    "truncate": _Judge.truncate,
+    "touch": _Judge.plain_writer,
+    "mkdir": _Judge.plain_writer,
+    "chmod": _Judge.plain_writer,
+    "chown": _Judge.plain_writer,
+    "chgrp": _Judge.plain_writer,
+    "chattr": _Judge.plain_writer,
+    "setfacl": _Judge.plain_writer,
+    "dd": _Judge.dd,
+    "vi": _Judge.editor,
+    "vim": _Judge.editor,
+    "nvim": _Judge.editor,
+    "nano": _Judge.editor,
+    "emacs": _Judge.editor,
+    "ed": _Judge.editor,
+    "ex": _Judge.editor,
+    "curl": _Judge.downloader,
+    "wget": _Judge.downloader,
+    "sort": _Judge.sort,
+    "patch": _Judge.patch,
+    "git": _Judge.git,
+    **{
+        n: _Judge.installer
+        for n in (
+            "pip",
+            "pip3",
+            "pipx",
+            "easy_install",
+            "uv",
+            "conda",
+            "mamba",
+            "micromamba",
+            "poetry",
+            "pdm",
+            "hatch",
+            "pipenv",
+            "npm",
+            "pnpm",
+            "yarn",
+            "bun",
+            "apt",
+            "apt-get",
+            "aptitude",
+            "dnf",
+            "yum",
+            "apk",
+            "brew",
+            "port",
+            "zypper",
+            "pacman",
+            "gem",
+            "cargo",
+            "go",
+        )
+    },  # fmt: skip
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _as_int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+_DEPENDENCY = re.compile(r"dependenc|==|>=|~=|<=")
+
+
+def _dependency_lines(text):
+    return sorted(line.strip() for line in text.splitlines() if _DEPENDENCY.search(line))
+
+
+def _read_text(path, limit=1024 * 1024):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(limit)
+    except (OSError, ValueError):
+        return ""
+
+
+def _dir_has_match(top, names, limit=2000):
+    """Does any file under `top` match one of find's -name globs? (bounded walk)"""
+    import fnmatch
+
+    seen = 0
+    for _, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            if any(fnmatch.fnmatchcase(name, n) for n in names):
+                return True
+            seen += 1
+            if seen > limit:
+                return True
+    return False
+
+
+def _is_path(arg, cmd):
+    return os.path.exists(os.path.join(cmd.cwd, arg.value))
+
+
+def _tool_texts(name, tool_input, new_only=False):
+    if name == "Write":
+        keys = ("content",)
+    elif name == "Edit":
+        keys = ("new_string",)
+    elif name == "NotebookEdit":
+        keys = ("new_source",)
+    else:
+        keys = ()
+    texts = [tool_input.get(k) for k in keys]
+    if name == "MultiEdit" and isinstance(tool_input.get("edits"), list):
+        for edit in tool_input["edits"]:
+            if isinstance(edit, dict):
+                texts.append(edit.get("new_string"))
+                texts.append(None if new_only else edit.get("old_string"))
+    if name == "Edit" and not new_only:
+        texts.append(tool_input.get("old_string"))
+    return [t for t in texts if isinstance(t, str)]
+
+
+def _drops_ignore(tool_input, t):
+    pairs = []
+    if isinstance(tool_input.get("old_string"), str):
+        pairs.append((tool_input.get("old_string"), tool_input.get("new_string") or ""))
+    for edit in tool_input.get("edits") or []:
+        if isinstance(edit, dict) and isinstance(edit.get("old_string"), str):
+            pairs.append((edit["old_string"], edit.get("new_string") or ""))
+    names = [os.path.basename(u) for u in t.untracked] + [t.rel(u) for u in t.untracked]
+    for old, new in pairs:
+        if not isinstance(new, str):
+            new = ""
+        for n in names:
+            if n in old and (n not in new or "!" + n in new):
+                return True
+        if any("!" + n in new for n in names):
+            return True
+    return False
+
+
+def _grep_options(cmd):
+    """(patterns, file args, flags) of a grep-like command. A None pattern means `-f FILE`."""
+    args = cmd.args[1:]
+    rg = cmd.name in ("rg", "ag", "ack")
+    takes = set("efmABCdD") | (set("gtTMjr") if rg else set())
+    patterns, files, flags = [], [], {}
+    explicit = False
+    mode = "ere" if cmd.name in ("egrep", "rg", "ag", "ack") else ("fixed" if cmd.name == "fgrep" else "bre")
+    k = 0
+    end = False
+
+    def number(text):
+        return int(text) if re.fullmatch(r"\d+", text or "") else 10**9
+
+    while k < len(args):
+        a = args[k]
+        v = a.value
+        if not end and v == "--":
+            end = True
+        elif not end and v.startswith("--") and len(v) > 2:
+            key, eq, val = v.partition("=")
+            needs = key in (
+                "--regexp",
+                "--file",
+                "--max-count",
+                "--context",
+                "--after-context",
+                "--before-context",
+            )
+            if needs and not eq and k + 1 < len(args):
+                k += 1
+                val = args[k].value
+            if key == "--regexp":
+                patterns.append(val)
+                explicit = True
+            elif key == "--file":
+                patterns.append(None)
+                explicit = True
+            elif key == "--max-count":
+                flags["max"] = number(val)
+            elif key in ("--context", "--after-context", "--before-context"):
+                flags["context"] = max(flags.get("context") or 0, number(val))
+            elif key == "--invert-match":
+                flags["invert"] = True
+            elif key in ("--count", "--files-with-matches", "--files-without-match", "--quiet", "--silent"):
+                flags["quiet"] = True
+            elif key in ("--null-data", "--passthru", "--passthrough", "--multiline-dotall"):
+                flags["whole_file"] = True
+            elif key in ("--extended-regexp",):
+                mode = "ere"
+            elif key in ("--fixed-strings",):
+                mode = "fixed"
+            elif key in ("--perl-regexp",):
+                mode = "ere"
+            elif key == "--line-regexp":
+                flags["line"] = True
+            elif key == "--ignore-case":
+                flags["icase"] = True
+        elif not end and v.startswith("-") and len(v) > 1 and not a.dynamic:
+            body = v[1:]
+            if body.isdigit():
+                flags["context"] = max(flags.get("context") or 0, int(body))
+                k += 1
+                continue
+            j = 0
+            while j < len(body):
+                ch = body[j]
+                if ch in takes:
+                    val = body[j + 1 :]
+                    if not val and k + 1 < len(args):
+                        k += 1
+                        val = args[k].value
+                    if ch == "e":
+                        patterns.append(val)
+                        explicit = True
+                    elif ch == "f":
+                        patterns.append(None)
+                        explicit = True
+                    elif ch == "m":
+                        flags["max"] = number(val)
+                    elif ch in "ABC":
+                        flags["context"] = max(flags.get("context") or 0, number(val))
+                    break
+                if ch == "v":
+                    flags["invert"] = True
+                elif ch in "clLq" or (ch == "s" and not rg):
+                    flags["quiet"] = True
+                elif ch == "z" and not rg:
+                    flags["whole_file"] = True
+                elif ch == "E":
+                    mode = "ere"
+                elif ch == "F":
+                    mode = "fixed"
+                elif ch == "P":
+                    mode = "ere"
+                elif ch == "G":
+                    mode = "bre"
+                elif ch == "x":
+                    flags["line"] = True
+                elif ch == "i":
+                    flags["icase"] = True
+                elif ch == "U" and rg:
+                    flags["multiline"] = True
+                j += 1
+        elif not explicit and not patterns:
+            patterns.append(v)
+            explicit = True
+        else:
+            files.append(a)
+        k += 1
+    flags["mode"] = mode
+    return patterns, files, flags
+
+
+_SAMPLES = (
+    "a",
+    "Z9",
+    "---",
+    "  indented",
+    "step 00042 (13.9%) | loss 3.141593 | lr 1.000 | dt 85ms",
+    "FAIL: loss is nan at step 57",
+    "val_bpb:          1.234567",
+    "Traceback (most recent call last):",
+)
+
+
+def _bre_to_python(pattern):
+    out = []
+    k = 0
+    while k < len(pattern):
+        c = pattern[k]
+        if c == "\\" and k + 1 < len(pattern):
+            n = pattern[k + 1]
+            out.append(n if n in "|(){}+?" else "\\" + n)
+            k += 2
+            continue
+        out.append("\\" + c if c in "|(){}+?" else c)
+        k += 1
+    return "".join(out)
+
+
+def _matches_everything(pattern, mode, flags=0, whole_line=False):
+    """Would this pattern print (nearly) every line of a training log?"""
+    if pattern == "":
+        return True
+    if mode == "fixed":
+        return False
+    rx = _bre_to_python(pattern) if mode == "bre" else pattern
+    rx = rx.replace("[[:space:]]", r"\s").replace("[[:alnum:]]", r"[A-Za-z0-9]").replace("[[:print:]]", ".")
+    try:
+        compiled = re.compile(rx, flags)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return False
+    match = compiled.fullmatch if whole_line else compiled.search
+    try:
+        return all(match(sample) for sample in _SAMPLES)
+    except (RecursionError, re.error):
+        return False
+
+
+_B64 = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
+_HEX = re.compile(r"(?:\\x)?([0-9a-fA-F]{2}(?:\\x)?){4,}")
+
+
+def _sets_env(code, name):
+    """Does this program text set the variable (environ[...] =, a dict entry, putenv, setdefault)?"""
+    assigns = re.search(re.escape(name) + r"""['"]?\s*\]?\s*(=(?!=)|:)""", code)
+    return bool(assigns) or any(word in code for word in ("putenv", "setdefault", "export "))
+
+
+def _join_literals(text):
+    """'pre' + 'pare.py', "pre" "pare.py", 'pre'.'pare.py' -> prepare.py (split-string obfuscation)."""
+    return re.sub(r"""(['"])\s*[+.,]?\s*(['"])""", "", text)
+
+
+def _views(text):
+    """The text, plus what quote removal and common encodings (base64, hex, escapes, rev) reveal."""
+    views = [text, re.sub(r"[\"'\\]", "", text)]
+    if len(text) > 200_000:
+        return views
+    for m in _B64.finditer(text):
+        chunk = m.group(0)
+        try:
+            import base64
+
+            views.append(base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=False).decode("latin-1"))
+        except (ValueError, TypeError):
+            pass
+    for m in _HEX.finditer(text):
+        digits = re.sub(r"\\x", "", m.group(0))
+        if len(digits) % 2 == 0:
+            try:
+                views.append(bytes.fromhex(digits).decode("latin-1"))
+            except ValueError:
+                pass
+    unescaped = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+    unescaped = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8) & 0xFF), unescaped)
+    views.append(unescaped)
+    views.append(re.sub(r"[\"'\\]", "", unescaped))
+    views.append(text[::-1])
+    views.append(_join_literals(text))
+    return views
+
+
+# ---------------------------------------------------------------------------------------------
+# A start-up shortcut for the hook: config.load() pulls in tomllib, dataclasses and pathlib (about
+# half of the hook's run time). Its answer is cached as JSON beside the bytecode, keyed on the
+# stat of pyproject.toml and config.py, so a changed config or loader is read afresh.
+
+CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__", "guard-config.json")
+_CACHED_FIELDS = (
+    "editable_files",
+    "log_file",
+    "results_file",
+    "protected_files",
+    "guard_paths",
+    "state_dir",
+    "memory_dir",
+    "train_script",
+    "metric",
+    "tail_lines",
+    "disabled_rules",
+)
+
+
+class CachedConfig:
+    """The Config fields the policy reads, as config.load() returned them when the cache was written."""
+
+    def __init__(self, root, values):
+        self.root = root
+        for name in _CACHED_FIELDS:
+            value = values[name]
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self._untracked = tuple(values["untracked_data"])
+        self.time_budget_env = values["time_budget_env"]
+
+    def untracked_data(self):
+        return self._untracked
+
+    def rule_enabled(self, rule_id):
+        return rule_id not in self.disabled_rules
+
+
+def _cache_key(root):
+    key = []
+    for path in (
+        os.path.join(root, "pyproject.toml"),
+        os.path.join(os.path.dirname(CACHE_FILE), "..", "config.py"),
+    ):
+        try:
+            st = os.stat(path)
+            key.append([st.st_mtime_ns, st.st_size, st.st_ino])
+        except (OSError, ValueError):
+            key.append(None)
+    return key
+
+
+def load_config(root: str):
+    """config.load(root), answered from the cache when neither pyproject.toml nor config.py changed.
+
+    Raises config.ConfigError like config.load(); a broken or stale cache is simply rebuilt.
+    """
+    import json
+
+    root = os.path.realpath(root)
+    key = _cache_key(root)
+    try:
+        with open(CACHE_FILE, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("root") == root and data.get("key") == key:
+            return CachedConfig(root, data["values"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    from . import config
+
+    cfg = config.load(root)
+    values = {name: getattr(cfg, name) for name in _CACHED_FIELDS}
+    values["untracked_data"] = list(cfg.untracked_data())
+    values["time_budget_env"] = config.TIME_BUDGET_ENV
+    tmp = f"{CACHE_FILE}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(CACHE_FILE), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"root": root, "key": key, "values": values}, fh)
+        os.replace(tmp, CACHE_FILE)
+    except (OSError, TypeError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    return cfg
+
+
+def evaluate(payload: dict, cfg) -> Decision:
+    """The verdict for one PreToolUse payload. Never raises on odd payloads; unknown tools are allowed."""
+    if not isinstance(payload, dict):
+        return ALLOW
+    tool = payload.get("tool_name")
+    tool_input = payload.get("tool_input")
+    if not isinstance(tool, str) or not isinstance(tool_input, dict):
+        return ALLOW
+    judge = _Judge(payload, cfg)
+    updated = None
+    if tool in SHELL_TOOLS:
+        command = tool_input.get("command")
+        if isinstance(command, str) and command.strip():
+            updated = judge.shell(command, tool, tool_input)
+    elif tool in FILE_TOOLS:
+        judge.file_tool(tool, tool_input)
+    elif tool == "Read":
+        judge.read_tool(tool_input)
+    elif tool == "Grep":
+        judge.grep_tool(tool_input)
+    return judge.verdict(updated)
+
+
+def fallback(payload, cfg, error: str) -> Decision:
+    """Used when `evaluate` itself failed: deny only if the call names a guarded file."""
+    try:
+        text = repr(payload.get("tool_input")) if isinstance(payload, dict) else repr(payload)
+        targets = Targets(cfg)
+        for needle, rule, label in targets.needles():
+            if needle in text and cfg.rule_enabled(rule):
+                return Decision(
+                    False,
+                    rule,
+                    f"{rule}: the guard failed ({error}) on a call that names {label}; "
+                    f"retry with a plainer command.",
+                )
+    except Exception:  # noqa: BLE001 - the fallback must not fail either
+        pass
+    return ALLOW

@@ -1,0 +1,939 @@
+"""The mechanical half of the loop: setup, a supervised run of train.py, and recording its row.
+
+Used by scripts/experiment.py (never by hooks, so it may use psutil and filelock). Every public function
+returns plain data; failures the user can fix raise RunnerError with one line that names the fix.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from . import gitutil, ledger, noise, state, status, summary
+from .config import TIME_BUDGET_ENV
+
+GUARD_CONFIG_FILES = ("pyproject.toml", ".claude/settings.json")  # hashed at setup with the protected files
+POLL_SECONDS = 0.25  # how often the supervisor reads new log bytes and checks the clock
+DESCENDANT_SCAN_SECONDS = 2.0  # how often it remembers train.py's descendants (in case one leaves the group)
+EXPLODE_LOSS = 100.0  # a progress loss above this is divergence (upstream's own fast-fail bound)
+LINE_CLIP = 240  # characters per log line in a verdict
+MAX_PARTIAL_BYTES = 1 << 20  # an unterminated line longer than this is judged anyway
+SUMMARY_TAIL_BYTES = 256 * 1024  # the summary block is at the end of run.log
+FAR_ABOVE_BUDGET = 1.5  # training_seconds above this x budget (+30 s) makes a run not comparable
+CHECK_TIMEOUT_SECONDS = 120
+DEFAULT_TIME_BUDGET = 300
+HOOK_MARKER = "# autoresearch-pack pre-commit hook"
+OUTCOMES = ("ok", "crash", "oom", "timeout", "diverged", "metric-missing", "tampered")
+CLI = status.CLI
+
+_OOM = re.compile(r"out of memory|OutOfMemoryError|MemoryError|Cannot allocate memory", re.I)
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+class RunnerError(Exception):
+    """One line: what is wrong and how to fix it."""
+
+
+# --- small helpers ---
+
+
+def sha256_file(path: Path) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def protected_paths(cfg) -> list[str]:
+    """The files whose hashes setup records: cfg.protected_files plus the guard config that exists."""
+    paths = list(cfg.protected_files)
+    for extra in GUARD_CONFIG_FILES:
+        if extra not in paths and (cfg.root / extra).is_file():
+            paths.append(extra)
+    return paths
+
+
+def check_protected(cfg, st: dict) -> list[str]:
+    """One line per protected file that differs from what setup recorded."""
+    problems = []
+    for rel, recorded in sorted((st.get("protected_hashes") or {}).items()):
+        current = sha256_file(cfg.root / rel)
+        if current is None:
+            problems.append(f"{rel} is missing")
+        elif current != recorded:
+            problems.append(
+                f"{rel} changed since setup (sha256 {current[:12]}, recorded {str(recorded)[:12]})"
+            )
+    return problems
+
+
+def default_time_budget(cfg) -> int:
+    """prepare.TIME_BUDGET, read from the file (importing prepare would import torch)."""
+    try:
+        text = (cfg.root / "prepare.py").read_text(encoding="utf-8")
+    except OSError:
+        return DEFAULT_TIME_BUDGET
+    match = re.search(r"^TIME_BUDGET\s*=\s*(\d+)", text, re.M)
+    return int(match.group(1)) if match else DEFAULT_TIME_BUDGET
+
+
+def _clip(line: str) -> str:
+    return line if len(line) <= LINE_CLIP else line[: LINE_CLIP - 1] + "…"
+
+
+def _load_state(cfg) -> dict:
+    st, err = state.read(cfg)
+    if err:
+        raise RunnerError(err)
+    if st is None:
+        raise RunnerError(f"not set up: run `{CLI} setup` first")
+    return st
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None
+
+
+# --- setup ---
+
+
+def propose_tag(root, today: datetime | None = None) -> str:
+    """`nov25`, or `nov25b`, `nov25c`... when that autoresearch/ branch exists."""
+    today = today or datetime.now()
+    base = today.strftime("%b").lower() + str(today.day)
+    for suffix in ["", *"bcdefghijklmnopqrstuvwxyz"]:
+        if not gitutil.branch_exists(root, f"autoresearch/{base}{suffix}"):
+            return base + suffix
+    raise RunnerError(f"every tag {base}..{base}z is taken: pass --tag NAME")
+
+
+def _pre_commit_hook(cfg) -> str:
+    blocked = " ".join(f"'{p}'" for p in cfg.protected_files)
+    data = " ".join(f"'{p}'" for p in (cfg.results_file, cfg.log_file))
+    return f"""#!/bin/sh
+{HOOK_MARKER} (installed by `experiment.py setup`; defence in depth behind the Claude Code hooks)
+# Rejects commits that touch the protected harness or stage the night's untracked data.
+status=0
+for f in $(git diff --cached --name-only --diff-filter=ACDMRT); do
+    for p in {blocked}; do
+        if [ "$f" = "$p" ]; then
+            echo "pre-commit: $f is protected (the fixed harness);" \
+                 "restore it: git restore --staged --worktree $f" >&2
+            status=1
+        fi
+    done
+    for p in {data} '{cfg.state_dir}'; do
+        case "$f" in
+            "$p"|"$p"/*) echo "pre-commit: $f is untracked experiment data;" \
+                              "unstage it: git restore --staged $f" >&2
+               status=1 ;;
+        esac
+    done
+done
+exit $status
+"""
+
+
+def install_pre_commit_hook(cfg) -> str:
+    """Install (or refresh) our hook; a foreign pre-commit hook is left alone and reported."""
+    hooks = gitutil.hooks_dir(cfg.root)
+    hooks.mkdir(parents=True, exist_ok=True)
+    path = hooks / "pre-commit"
+    if path.exists() and HOOK_MARKER not in path.read_text(encoding="utf-8", errors="replace"):
+        return f"kept the existing foreign hook {path} (not replaced; add the protected-file check by hand)"
+    path.write_text(_pre_commit_hook(cfg), encoding="utf-8")
+    path.chmod(0o755)
+    return f"installed {path}"
+
+
+def _ensure_ignored(cfg) -> list[str]:
+    """Make git ignore the untracked data even in a repo whose .gitignore lacks it (via .git/info/exclude)."""
+    added = []
+    for rel in (
+        cfg.results_file,
+        cfg.results_file + ".lock",
+        cfg.log_file,
+        cfg.state_dir + "/",
+        "progress.png",
+    ):
+        probe = rel.rstrip("/") + ("/state.json" if rel.endswith("/") else "")
+        if not gitutil.is_ignored(cfg.root, probe):
+            added.append(rel)
+    if added:
+        exclude = gitutil.info_exclude(cfg.root)
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as fh:
+            fh.write("\n# autoresearch-pack: untracked experiment data\n" + "\n".join(added) + "\n")
+    return added
+
+
+def check_cache(cfg, python: str) -> str:
+    """Run `prepare.py --check`; its one line when ready, RunnerError with that line when not."""
+    if not (cfg.root / "prepare.py").is_file():
+        raise RunnerError(f"prepare.py not found in {cfg.root}: run setup from the project root")
+    try:
+        proc = subprocess.run(
+            [python, "prepare.py", "--check"],
+            cwd=cfg.root,
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise RunnerError(f"`prepare.py --check` took more than {CHECK_TIMEOUT_SECONDS}s") from None
+    lines = [ln.strip() for ln in (proc.stdout + "\n" + proc.stderr).splitlines() if ln.strip()]
+    message = lines[-1] if lines else f"exit code {proc.returncode}"
+    if proc.returncode != 0:
+        raise RunnerError(f"data cache not ready: {message}")
+    return message
+
+
+def _archive_previous(cfg, old: dict) -> Path | None:
+    """Move the previous night's ledger, sidecar and state into .autoresearch/archive/<tag>-<time>/."""
+    movable = [p for p in (cfg.results_path, cfg.sidecar_path, cfg.state_file) if p.exists()]
+    if not movable:
+        return None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = cfg.state_path / "archive" / f"{old.get('tag') or 'unknown'}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in movable:
+        os.replace(path, folder / path.name)
+    return folder
+
+
+def setup(
+    cfg, tag: str | None = None, baseline_repeats: int | None = None, python: str | None = None
+) -> dict:
+    python = python or sys.executable
+    root = cfg.root
+    if not gitutil.is_repo(root):
+        raise RunnerError(f"{root} is not a git repository: run `git init` and commit the project first")
+    head = gitutil.try_rev_parse(root, "HEAD")
+    if head is None:
+        raise RunnerError("the repository has no commit yet: commit train.py and prepare.py first")
+    repeats = cfg.noise.baseline_repeats if baseline_repeats is None else baseline_repeats
+    if repeats < 1:
+        raise RunnerError("--baseline-repeats must be at least 1 (2 or more measure the noise)")
+    if tag is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", tag):
+        raise RunnerError(f"tag {tag!r} is not a simple name: use letters, digits, '.', '_' or '-'")
+    old, old_error = state.read(cfg)
+    if old and old.get("branch") and old.get("branch") == gitutil.current_branch(root):
+        raise RunnerError(
+            f"already set up: tag {old.get('tag')} on this branch; to start a new night, "
+            "check out the commit to start from (e.g. git checkout master) and run setup again"
+        )
+    dirty = gitutil.dirty_tracked_files(root)
+    if dirty:
+        raise RunnerError(
+            f"uncommitted changes in {', '.join(dirty[:5])}: commit them first so the baseline is a commit"
+        )
+    for rel in cfg.protected_files:
+        if not (root / rel).is_file():
+            raise RunnerError(f"protected file {rel} is missing: restore it before setup")
+    tag = tag or propose_tag(root)
+    branch = f"autoresearch/{tag}"
+    if gitutil.branch_exists(root, branch):
+        raise RunnerError(f"branch {branch} already exists: pick another --tag (or omit it for a fresh one)")
+    cache_message = check_cache(cfg, python)
+
+    archived = _archive_previous(cfg, old or {}) if (old or old_error or cfg.results_path.exists()) else None
+    gitutil.create_branch(root, branch)
+    ignored_added = _ensure_ignored(cfg)
+    created = ledger.create(cfg.results_path)
+    hashes = {rel: sha256_file(root / rel) for rel in protected_paths(cfg)}
+    hook_message = install_pre_commit_hook(cfg)
+    st = state.new_state(tag, branch, head, hashes, repeats, cfg.noise.fallback_sigma)
+    state.save(cfg, st)
+    return {
+        "tag": tag,
+        "branch": branch,
+        "baseline_commit": head,
+        "cache": cache_message,
+        "results_created": created,
+        "results_file": str(cfg.results_path),
+        "archived_previous": str(archived) if archived else None,
+        "ignore_added": ignored_added,
+        "protected_hashes": hashes,
+        "pre_commit_hook": hook_message,
+        "baseline_repeats": repeats,
+        "next": f"baseline 0/{repeats} measured: run the unmodified baseline: {CLI} run",
+    }
+
+
+def format_setup(result: dict) -> str:
+    lines = [
+        f"setup: tag {result['tag']} | branch {result['branch']} | baseline {result['baseline_commit'][:7]}",
+        f"cache: {result['cache']}",
+        f"results: {'created' if result['results_created'] else 'kept existing'} {result['results_file']}",
+        f"protected: {', '.join(result['protected_hashes'])} (sha256 recorded)",
+        f"git hook: {result['pre_commit_hook']}",
+    ]
+    if result["archived_previous"]:
+        lines.append(f"archived: the previous night's files moved to {result['archived_previous']}")
+    if result["ignore_added"]:
+        lines.append(f"ignored: added {', '.join(result['ignore_added'])} to .git/info/exclude")
+    lines.append(f"noise: {result['baseline_repeats']} baseline run(s) measure it")
+    lines.append(f"next: {result['next']}")
+    return "\n".join(lines)
+
+
+# --- process-group supervision ---
+
+
+def _group_pids(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group, from /proc."""
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            pids.append(int(name))
+    return pids
+
+
+def _alive(pgid: int, extra: set[int]) -> bool:
+    if os.path.isdir("/proc"):
+        return bool(_group_pids(pgid)) or any(state.pid_alive(p) for p in extra)
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return any(state.pid_alive(p) for p in extra)
+
+
+def _signal_all(pgid: int, extra: set[int], sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid in extra:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_group(pgid: int, grace: float, extra: set[int] | None = None, leader=None) -> str:
+    """SIGTERM the group and remembered descendants, wait `grace`, SIGKILL what is left; say how it ended."""
+    extra = set(extra or ())
+
+    def reap():
+        if leader is not None:
+            leader.poll()
+
+    reap()
+    if not _alive(pgid, extra):
+        return "already gone"
+    _signal_all(pgid, extra, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        reap()
+        if not _alive(pgid, extra):
+            return "ended on SIGTERM"
+        time.sleep(0.05)
+    _signal_all(pgid, extra, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        reap()
+        if not _alive(pgid, extra):
+            break
+        time.sleep(0.05)
+    return "SIGKILL after grace"
+
+
+def _descendants(pid: int) -> set[int]:
+    try:
+        import psutil
+
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except Exception:  # noqa: BLE001 - best effort; the group kill is the main mechanism
+        return set()
+
+
+class _LogWatch:
+    """Reads run.log incrementally; remembers only what classification needs (never the whole log)."""
+
+    def __init__(self, tail_lines: int):
+        self.tail = collections.deque(maxlen=max(1, tail_lines))
+        self.partial = b""
+        self.last_loss = None
+        self.steps_seen = 0
+        self.diverged = None
+        self.fail = None
+        self.exception = None
+        self.traceback = False
+        self._in_traceback = False
+        self.oom_line = None
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        data = self.partial + chunk
+        parts = re.split(rb"\r\n|\n|\r", data)
+        self.partial = b"" if final else parts.pop()
+        if len(self.partial) > MAX_PARTIAL_BYTES:  # a line that never ends: judge what we have
+            parts.append(self.partial)
+            self.partial = b""
+        for raw in parts:
+            self._line(raw.decode("utf-8", errors="replace"))
+
+    def _line(self, line: str) -> None:
+        if not line.strip():
+            return
+        self.tail.append(line)
+        loss = summary.step_loss(line)
+        if loss is not None:
+            self.steps_seen += 1
+            self.last_loss = loss
+            if self.diverged is None and (not math.isfinite(loss) or loss > EXPLODE_LOSS):
+                self.diverged = f"loss {loss} at progress line {self.steps_seen}"
+            return
+        reason = summary.fail_reason(line)
+        if reason is not None:
+            self.fail = reason
+        if line.startswith(_TRACEBACK):
+            self.traceback = True
+            self._in_traceback = True
+        elif self._in_traceback and not line[:1].isspace():
+            self.exception = line.strip()
+            self._in_traceback = False
+        if _OOM.search(line):
+            self.oom_line = line.strip()
+
+
+def _classify(rc, timed_out, interrupted, watch: _LogWatch, parsed: dict | None) -> tuple[str, str]:
+    """(outcome, one-line reason)."""
+    if interrupted:
+        return (
+            "timeout",
+            f"the runner itself got {interrupted} (the Bash call was cut off?) and killed the run",
+        )
+    if timed_out:
+        return "timeout", "hard wall-clock limit reached: killed the process group"
+    if watch.diverged:
+        return "diverged", f"stopped early: {watch.diverged}"
+    if watch.oom_line:
+        return "oom", watch.oom_line
+    if rc in (137, -9) and not watch.traceback:
+        return "oom", f"killed by SIGKILL (exit {rc}) with no traceback: most likely the host OOM killer"
+    if rc != 0:
+        if watch.fail and re.search(r"nan|inf|diverg|explod", watch.fail, re.I):
+            return "diverged", f"train.py failed fast: {watch.fail}"
+        if watch.exception:
+            return "crash", watch.exception
+        if watch.fail:
+            return "crash", f"train.py failed fast: {watch.fail}"
+        return "crash", f"exit code {rc} with no traceback"
+    if parsed is None:
+        return "metric-missing", "exit 0 but no `---` summary block with val_bpb in run.log"
+    if not summary.is_finite(parsed.get("val_bpb")):
+        return "diverged", f"val_bpb is {parsed.get('val_bpb')}"
+    return "ok", "finished"
+
+
+def _comparability(cfg, parsed: dict | None) -> tuple[bool, str | None]:
+    budget = default_time_budget(cfg)
+    override = os.environ.get(TIME_BUDGET_ENV)
+    if override:
+        return False, f"{TIME_BUDGET_ENV}={override} overrides the {budget}s budget"
+    if parsed:
+        used = parsed.get("time_budget")
+        if isinstance(used, int) and used != budget:
+            return False, f"train.py used time_budget {used}s, not the fixed {budget}s"
+        trained = parsed.get("training_seconds")
+        if isinstance(trained, float) and trained > FAR_ABOVE_BUDGET * budget + 30:
+            return False, f"training_seconds {trained:.0f} is far above the {budget}s budget"
+    return True, None
+
+
+def _memory_gb(parsed: dict | None) -> float:
+    """Peak GPU memory in GB; on CPU-only runs (vram 0) the peak host RSS instead."""
+    if not parsed:
+        return 0.0
+    vram = parsed.get("peak_vram_mb") or 0.0
+    rss = parsed.get("peak_rss_mb") or 0.0
+    value = vram if vram > 0 else rss
+    return value / 1024.0 if math.isfinite(value) else 0.0
+
+
+def _read_tail(path: Path, limit: int) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _reap_stale_flight(cfg, st: dict) -> str | None:
+    """A run left in flight by a runner that died (e.g. SIGKILLed): kill its group, clear it, say so."""
+    flight = st.get("in_flight")
+    if not isinstance(flight, dict):
+        return None
+    if state.pid_alive(flight.get("runner_pid")):
+        started = flight.get("started_at")
+        raise RunnerError(
+            f"a run of {str(flight.get('commit'))[:7]} is in flight since {started} "
+            f"(runner pid {flight.get('runner_pid')}): wait for it, or `{CLI} status`"
+        )
+    pgid = flight.get("pgid")
+    how = kill_group(pgid, cfg.kill_grace_seconds) if isinstance(pgid, int) and pgid > 1 else "no group"
+    st["in_flight"] = None
+    return f"cleaned up an interrupted run of {str(flight.get('commit'))[:7]} ({how})"
+
+
+def _suggestion_text(commit_subject: str) -> str:
+    text = re.sub(r"[\t\r\n\"`$\\]", " ", commit_subject).strip()
+    return text[:80] or "<what you changed>"
+
+
+def run(cfg, python: str | None = None, install_signal_handlers: bool = True) -> dict:
+    """Run train.py once under supervision, update state, and return the verdict as data."""
+    python = python or sys.executable
+    root = cfg.root
+    st = _load_state(cfg)
+    notes = []
+    stale = _reap_stale_flight(cfg, st)
+    if stale:
+        notes.append(stale)
+        state.save(cfg, st)
+    head = gitutil.try_rev_parse(root, "HEAD")
+    if head is None:
+        raise RunnerError("cannot read HEAD: is this still the experiment repository?")
+    branch = gitutil.current_branch(root)
+    if branch != st.get("branch"):
+        notes.append(f"on {branch or 'a detached HEAD'}, not the night's branch {st.get('branch')}")
+
+    previous = st.get("last_run") or {}
+    if previous and not previous.get("recorded") and previous.get("commit") != head:
+        if not previous.get("dropped_at"):  # once: a refused run must not log it twice
+            previous["dropped_at"] = state.now_iso()
+            ledger.append_record(cfg.sidecar_path, {**previous, "recorded": False, "status": None})
+            state.save(cfg, st)
+        notes.append(
+            f"the run of {str(previous.get('commit'))[:7]} was never recorded (kept in runs.jsonl only)"
+        )
+
+    problems = check_protected(cfg, st)
+    if problems:
+        restore = " ".join(
+            rel for rel in st.get("protected_hashes", {}) if any(p.startswith(rel) for p in problems)
+        )
+        last = {
+            "commit": head,
+            "base_commit": head,
+            "outcome": "tampered",
+            "reason": "; ".join(problems),
+            "val_bpb": None,
+            "memory_gb": 0.0,
+            "finished_at": state.now_iso(),
+            "comparable": False,
+            "recorded": False,
+            "replicates": [],
+            "suggestion": "restore",
+            "next": f"restore the protected files: git checkout {st['baseline_commit'][:7]} -- {restore}; "
+            f"then {CLI} run",
+        }
+        st["last_run"] = last
+        state.save(cfg, st)
+        return _verdict(cfg, last, notes, tail=[])
+
+    dirty = [f for f in gitutil.dirty_tracked_files(root) if not f.startswith(cfg.state_dir)]
+    if dirty:
+        raise RunnerError(
+            f"uncommitted changes in {', '.join(dirty[:5])}: commit the experiment first "
+            '(git commit -am "<idea>") so the result belongs to a commit'
+        )
+    if not (root / cfg.train_script).is_file():
+        raise RunnerError(f"{cfg.train_script} not found in {root}")
+
+    incumbent = st.get("incumbent_commit") or st.get("baseline_commit")
+    if incumbent == head or (incumbent and gitutil.is_ancestor(root, incumbent, head)):
+        base = incumbent
+    else:
+        base = gitutil.try_rev_parse(root, "HEAD~1") or head
+        notes.append(f"the best commit {str(incumbent)[:7]} is not an ancestor of HEAD: base is HEAD~1")
+
+    replicates, runs = [], []
+    if previous and not previous.get("recorded") and previous.get("commit") == head:
+        if previous.get("outcome") == "ok" and previous.get("comparable"):
+            replicates = list(previous.get("replicates") or [])
+            runs = list(previous.get("runs") or [])
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log_path = cfg.log_path
+    started_at = state.now_iso()
+    t0 = time.monotonic()
+    interrupted: list[str] = []
+
+    def on_signal(signum, frame):
+        interrupted.append(signal.Signals(signum).name)
+
+    old_handlers = {}
+    if install_signal_handlers:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            old_handlers[sig] = signal.signal(sig, on_signal)
+    try:
+        with open(log_path, "wb") as log_fh:
+            proc = subprocess.Popen(
+                [python, cfg.train_script],
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own session and process group: killpg reaches every descendant
+            )
+        pgid = proc.pid
+        st["in_flight"] = {
+            "pid": proc.pid,
+            "pgid": pgid,
+            "runner_pid": os.getpid(),
+            "commit": head,
+            "base_commit": base,
+            "started_at": started_at,
+            "log": cfg.log_file,
+        }
+        state.save(cfg, st)
+        watch = _LogWatch(cfg.tail_lines)
+        descendants: set[int] = set()
+        next_scan = 0.0
+        timed_out = False
+        with open(log_path, "rb") as reader:
+            while True:
+                rc = proc.poll()
+                watch.feed(reader.read())
+                if rc is not None:
+                    break
+                now = time.monotonic()
+                if now >= next_scan:
+                    descendants |= _descendants(proc.pid)
+                    next_scan = now + DESCENDANT_SCAN_SECONDS
+                if interrupted or watch.diverged or now - t0 > cfg.hard_timeout_seconds:
+                    timed_out = not interrupted and not watch.diverged
+                    break
+                time.sleep(POLL_SECONDS)
+            # Always sweep the group: a finished train.py may leave workers behind.
+            kill_how = kill_group(pgid, cfg.kill_grace_seconds, descendants, leader=proc)
+            rc = proc.wait()
+            watch.feed(reader.read(), final=True)
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    wall = time.monotonic() - t0
+
+    parsed = summary.parse_summary(_read_tail(log_path, SUMMARY_TAIL_BYTES))
+    outcome, reason = _classify(rc, timed_out, interrupted[0] if interrupted else None, watch, parsed)
+    comparable, why_not = _comparability(cfg, parsed)
+    if why_not:
+        notes.append(f"not comparable: {why_not}")
+    this_run = {
+        "val_bpb": parsed.get("val_bpb") if outcome == "ok" else None,
+        "exit_code": rc,
+        "wall_seconds": round(wall, 2),
+        "summary": parsed,
+        "kill": kill_how,
+    }
+    if outcome == "ok" and comparable:
+        replicates.append(parsed["val_bpb"])
+        runs.append(this_run)
+    elif outcome == "ok":
+        replicates, runs = [parsed["val_bpb"]], [this_run]
+    else:
+        replicates, runs = [], [this_run]
+
+    last = {
+        "commit": head,
+        "base_commit": base,
+        "outcome": outcome,
+        "reason": reason,
+        "val_bpb": _mean(replicates) if outcome == "ok" else None,
+        "memory_gb": round(_memory_gb(parsed), 3) if outcome == "ok" else 0.0,
+        "started_at": started_at,
+        "finished_at": state.now_iso(),
+        "wall_seconds": round(wall, 2),
+        "exit_code": rc,
+        "comparable": comparable and outcome == "ok",
+        "not_comparable_reason": why_not,
+        "recorded": False,
+        "replicates": replicates,
+        "runs": runs,
+        "summary": parsed,
+        "subject": gitutil.commit_subject(root, head),
+    }
+    st["in_flight"] = None
+    st["last_run"] = last
+    state.save(cfg, st)
+    _suggest(cfg, st, last)
+    state.save(cfg, st)
+    tail = list(watch.tail) if outcome != "ok" else []
+    verdict = _verdict(cfg, last, notes, tail)
+    verdict["interrupted"] = bool(interrupted)
+    return verdict
+
+
+def _suggest(cfg, st: dict, last: dict) -> None:
+    """Fill last_run's suggestion, decision numbers and `next` (the command the agent should run)."""
+    info = status.collect(cfg)
+    desc = _suggestion_text(last.get("subject") or "")
+    is_baseline = last["commit"] == st.get("baseline_commit")
+    if last["outcome"] != "ok":
+        last["suggestion"] = "crash"
+        last["next"] = f'{CLI} record crash "{desc}"'
+        return
+    if is_baseline:
+        done, wanted = info["baseline_runs"], int(st.get("baseline_repeats") or 1)
+        last["baseline_progress"] = f"{done}/{wanted}"
+        if done < wanted:
+            last["suggestion"] = "rerun"
+            last["reason"] = f"baseline {done}/{wanted}: repeats of the unmodified baseline measure the noise"
+            last["next"] = f"baseline {done}/{wanted} measured: run again: {CLI} run"
+        else:
+            last["suggestion"] = "keep"
+            last["reason"] = f"baseline {done}/{wanted} measured: it sets the bar"
+            last["next"] = f'baseline {done}/{wanted} measured: {CLI} record keep "baseline"'
+        return
+    best = info["best"]
+    sigma = info["noise"]["sigma"]
+    decision = noise.decide(
+        cfg,
+        last["val_bpb"],
+        len(last["replicates"]),
+        best["val_bpb"] if best else None,
+        best["n"] if best else 1,
+        sigma,
+        last["comparable"],
+    )
+    last.update(
+        suggestion=decision["suggestion"],
+        decision=decision,
+        best=best,
+        noise={k: info["noise"][k] for k in ("sigma", "n", "source")},
+    )
+    if decision["suggestion"] == "rerun":
+        last["next"] = f"near-tie: run the same commit again (no record in between): {CLI} run"
+    else:
+        last["next"] = f'{CLI} record {decision["suggestion"]} "{desc}"'
+
+
+def _verdict(cfg, last: dict, notes: list[str], tail: list[str]) -> dict:
+    return {
+        "outcome": last["outcome"],
+        "reason": last.get("reason"),
+        "commit": last["commit"][:7],
+        "base_commit": (last.get("base_commit") or "")[:7],
+        "val_bpb": last.get("val_bpb"),
+        "replicates": last.get("replicates", []),
+        "memory_gb": last.get("memory_gb"),
+        "comparable": last.get("comparable"),
+        "suggestion": last.get("suggestion"),
+        "decision": last.get("decision"),
+        "best": last.get("best"),
+        "noise": last.get("noise"),
+        "baseline_progress": last.get("baseline_progress"),
+        "summary": last.get("summary"),
+        "wall_seconds": last.get("wall_seconds"),
+        "notes": notes,
+        "log_tail": [_clip(line) for line in tail[-cfg.tail_lines :]],
+        "next": last.get("next"),
+    }
+
+
+def format_verdict(v: dict) -> str:
+    s = v.get("summary") or {}
+    head = f"run: {v['outcome']} | commit {v['commit']}"
+    if v.get("wall_seconds") is not None:
+        head += f" | {v['wall_seconds']:.0f}s wall"
+    if s.get("num_steps") is not None:
+        head += f" | {s['num_steps']} steps"
+    if s.get("device"):
+        head += f" | {s['device']}"
+    lines = [head]
+    if v["outcome"] == "ok":
+        reps = v.get("replicates") or []
+        mean_note = (
+            f" (mean of {len(reps)} runs: {', '.join(f'{x:.6f}' for x in reps)})" if len(reps) > 1 else ""
+        )
+        lines.append(f"val_bpb: {v['val_bpb']:.6f}{mean_note} | peak memory {v['memory_gb']:.1f} GB")
+        d, best = v.get("decision"), v.get("best")
+        if d and best and d.get("delta") is not None:
+            lines.append(
+                f"vs best: {best['val_bpb']:.6f} ({best['commit']}) delta {d['delta']:+.6f} | "
+                f"noise threshold {d['threshold']:.6f} "
+                f"(sigma {v['noise']['sigma']:.6f}, {v['noise']['source']})"
+            )
+        elif v.get("baseline_progress"):
+            lines.append(f"baseline: {v['baseline_progress']} runs measured")
+        reason = d["reason"] if d else v.get("reason")
+        lines.append(f"suggest: {v['suggestion']} ({reason})")
+    else:
+        lines.append(f"reason: {v.get('reason')}")
+        lines.append(f"suggest: {v.get('suggestion')}")
+    for note in v.get("notes") or []:
+        lines.append(f"note: {note}")
+    if v.get("log_tail"):
+        lines.append(f"--- last {len(v['log_tail'])} lines of run.log ---")
+        lines.extend(v["log_tail"])
+        lines.append("---")
+    lines.append(f"next: {v.get('next')}")
+    return "\n".join(lines)
+
+
+# --- record ---
+
+
+def record(cfg, status_word: str, description: str) -> dict:
+    """Append the last run's row (locked, before any reset) and its sidecar record; reset on discard/crash."""
+    try:
+        ledger.check_status(status_word)
+        description = ledger.check_description(description)
+    except ledger.LedgerError as exc:
+        raise RunnerError(str(exc)) from None
+    from filelock import FileLock, Timeout
+
+    cfg.state_path.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(
+            str(cfg.state_path / "record.lock"), timeout=60
+        ):  # one record at a time: no duplicate rows
+            return _record_locked(cfg, status_word, description)
+    except Timeout:
+        raise RunnerError("another `record` holds the lock for 60 s: try again") from None
+
+
+def _record_locked(cfg, status_word: str, description: str) -> dict:
+    root = cfg.root
+    st = _load_state(cfg)
+    flight = st.get("in_flight")
+    if isinstance(flight, dict) and state.pid_alive(flight.get("runner_pid")):
+        raise RunnerError("a run is in flight: wait for its verdict, then record it")
+    last = st.get("last_run")
+    if not last:
+        raise RunnerError(f"nothing to record: no run yet; start one with `{CLI} run`")
+    if last.get("recorded"):
+        raise RunnerError(
+            f"the last run ({str(last.get('commit'))[:7]}) is already recorded as {last.get('status')}: "
+            f"run the next experiment first"
+        )
+    outcome = last.get("outcome")
+    if status_word == "keep":
+        if outcome != "ok":
+            raise RunnerError(f"cannot keep a run that ended {outcome}: record it as crash")
+        if not last.get("comparable"):
+            why = last.get("not_comparable_reason") or "its time budget differs"
+            raise RunnerError(f"cannot keep a non-comparable run ({why}): record it as discard")
+    if status_word == "discard" and outcome != "ok":
+        raise RunnerError(f"the run ended {outcome} with no metric: record it as crash")
+
+    val = last.get("val_bpb") if outcome == "ok" else 0.0
+    memory = last.get("memory_gb") or 0.0
+    if status_word == "crash":
+        val, memory = 0.0, 0.0
+    commit = last["commit"]
+    try:
+        row = ledger.append_row(
+            cfg.results_path, ledger.Row(commit, val or 0.0, memory, status_word, description)
+        )
+    except ledger.LedgerError as exc:
+        raise RunnerError(str(exc)) from None
+
+    s = last.get("summary") or {}
+    info = status.collect(cfg)
+    ledger.append_record(
+        cfg.sidecar_path,
+        {
+            "recorded_at": state.now_iso(),
+            "tag": st.get("tag"),
+            "commit": commit,
+            "base_commit": last.get("base_commit"),
+            "status": status_word,
+            "description": description,
+            "outcome": outcome,
+            "reason": last.get("reason"),
+            "val_bpb": last.get("val_bpb"),
+            "replicates": last.get("replicates") or [],
+            "memory_gb": memory,
+            "seconds": {k: s.get(k) for k in ("training_seconds", "total_seconds")},
+            "wall_seconds": last.get("wall_seconds"),
+            "steps": s.get("num_steps"),
+            "tokens_M": s.get("total_tokens_M"),
+            "device": s.get("device"),
+            "time_budget": s.get("time_budget"),
+            "comparable": last.get("comparable"),
+            "not_comparable_reason": last.get("not_comparable_reason"),
+            "suggestion": last.get("suggestion"),
+            "noise": info["noise"],
+            "started_at": last.get("started_at"),
+            "finished_at": last.get("finished_at"),
+            "exit_code": last.get("exit_code"),
+            "row_line": row.line_no,
+        },
+    )
+    last.update(recorded=True, status=status_word, description=description, next=None)
+    if status_word == "keep":
+        st["incumbent_commit"] = commit
+    st["noise"] = {k: info["noise"][k] for k in ("sigma", "n", "source")}
+    state.save(cfg, st)
+
+    base = last.get("base_commit") or commit
+    head = gitutil.head_commit(root) or gitutil.try_rev_parse(root, "HEAD")
+    reset = None
+    if status_word in ("discard", "crash"):
+        if base == commit:
+            reset = "nothing to reset: the run was on the base commit itself"
+        elif head != commit:
+            reset = (
+                f"HEAD is {str(head)[:7]}, not the run's commit {commit[:7]}: did nothing (reset by hand?)"
+            )
+        else:
+            try:
+                gitutil.reset_hard(root, base)
+            except gitutil.GitError as exc:
+                raise RunnerError(f"row written, but the reset failed: {exc}") from None
+            reset = f"reset to {base[:7]} (the base commit when the run started)"
+    return {
+        "status": status_word,
+        "commit": commit[:7],
+        "val_bpb": val,
+        "memory_gb": memory,
+        "description": description,
+        "row_line": row.line_no,
+        "results_file": str(cfg.results_path),
+        "reset": reset,
+        "head": (gitutil.head_commit(root) or "")[:7],
+        "next": status.collect(cfg)["next"],
+    }
+
+
+def format_record(r: dict) -> str:
+    lines = [
+        f"recorded: {r['commit']}\t{r['val_bpb']:.6f}\t{r['memory_gb']:.1f}\t{r['status']}\t"
+        f"{r['description']}"
+        f"  (results.tsv line {r['row_line']})"
+    ]
+    if r["reset"]:
+        lines.append(f"git: {r['reset']}")
+    lines.append(f"next: {r['next']}")
+    return "\n".join(lines)

@@ -1,0 +1,223 @@
+"""Where the night stands, from state.json + results.tsv + runs.jsonl. Stdlib only: SessionStart prints it.
+
+`collect(cfg)` is the one computation of baseline, best, counts, noise and the next step; the runner's
+verdict and `experiment.py status` both use it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import gitutil, ledger, noise, state
+
+LAST_ROWS = 5
+CLI = "uv run scripts/experiment.py"
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(max(0, seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def _fmt(value, digits: int = 6) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def pending_values(st: dict | None) -> tuple[str | None, list[float]]:
+    """The unrecorded run's commit and its ok, comparable replicate values."""
+    last = (st or {}).get("last_run") or None
+    if not last or last.get("recorded") or last.get("outcome") != "ok" or not last.get("comparable"):
+        return None, []
+    values = [v for v in last.get("replicates") or [] if isinstance(v, (int, float)) and math.isfinite(v)]
+    return last.get("commit"), values
+
+
+def collect(cfg) -> dict:
+    """Everything status and the verdict need, as plain data. Never raises on bad files: errors are fields."""
+    st, state_error = state.read(cfg)
+    try:
+        rows, ledger_error = ledger.read_rows(cfg.results_path), None
+    except ledger.LedgerError as exc:
+        rows, ledger_error = [], str(exc)
+    records = ledger.read_records(cfg.sidecar_path)
+    groups = {}
+    for commit, values in noise.run_values(records).items():
+        groups.setdefault(commit[:7], []).extend(values)
+    pend_commit, pend_values = pending_values(st)
+    all_groups = {k: list(v) for k, v in groups.items()}
+    if pend_commit and pend_values:
+        all_groups.setdefault(pend_commit[:7], []).extend(pend_values)
+
+    baseline7 = (st or {}).get("baseline_commit", "")[:7] or None
+    fallback = cfg.noise.fallback_sigma
+    est = noise.estimate(all_groups, baseline7, fallback)
+
+    # best = the best mean over kept commits (a commit kept from several runs is their mean)
+    keep_vals: dict[str, list[float]] = {}
+    for row in rows:
+        if row.status == "keep":
+            keep_vals.setdefault(row.commit[:7], []).append(row.val_bpb)
+    best = None
+    for commit, vals in keep_vals.items():
+        mean = sum(vals) / len(vals)
+        better = best is None or (
+            mean < best["val_bpb"] if cfg.metric_direction == "lower" else mean > best["val_bpb"]
+        )
+        if better:
+            desc = next(
+                r.description for r in reversed(rows) if r.commit[:7] == commit and r.status == "keep"
+            )
+            best = {
+                "commit": commit,
+                "val_bpb": mean,
+                "n": max(len(groups.get(commit, [])), len(vals)),
+                "description": desc,
+            }
+
+    baseline = None
+    if baseline7:
+        base_rows = [r.val_bpb for r in rows if r.commit[:7] == baseline7 and r.status == "keep"]
+        runs = all_groups.get(baseline7, [])
+        if base_rows or runs:
+            value = sum(runs) / len(runs) if runs else sum(base_rows) / len(base_rows)
+            baseline = {"commit": baseline7, "val_bpb": value, "runs": len(runs)}
+    baseline_runs = len(all_groups.get(baseline7, [])) if baseline7 else 0
+
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ledger.STATUSES}
+    elapsed = state.seconds_since((st or {}).get("created_at"))
+    per_hour = len(rows) / (elapsed / 3600.0) if elapsed and elapsed > 60 and rows else 0.0
+
+    in_flight = None
+    flight = (st or {}).get("in_flight")
+    if isinstance(flight, dict):
+        watcher = flight.get("runner_pid") or flight.get("pid")
+        runner_alive = state.pid_alive(watcher)
+        in_flight = {
+            "commit": (flight.get("commit") or "")[:7],
+            "pid": flight.get("pid"),
+            "seconds": state.seconds_since(flight.get("started_at")),
+            "alive": runner_alive,
+        }
+
+    thr, _ = noise.threshold(cfg, est["sigma"], 1, best["n"] if best else 1)
+    info = {
+        "state_error": state_error,
+        "ledger_error": ledger_error,
+        "set_up": st is not None,
+        "tag": (st or {}).get("tag"),
+        "branch": (st or {}).get("branch"),
+        "current_branch": gitutil.current_branch(cfg.root),
+        "head": (gitutil.head_commit(cfg.root) or "")[:7] or None,
+        "baseline": baseline,
+        "baseline_runs": baseline_runs,
+        "baseline_repeats": int((st or {}).get("baseline_repeats") or cfg.noise.baseline_repeats),
+        "best": best,
+        "counts": counts,
+        "experiments": len(rows),
+        "elapsed_seconds": elapsed,
+        "experiments_per_hour": round(per_hour, 2),
+        "last_rows": [
+            {
+                "commit": r.commit,
+                "val_bpb": r.val_bpb,
+                "memory_gb": r.memory_gb,
+                "status": r.status,
+                "description": r.description,
+            }
+            for r in rows[-LAST_ROWS:]
+        ],
+        "in_flight": in_flight,
+        "last_run": (st or {}).get("last_run"),
+        "noise": {**est, "threshold": thr, "min_delta": cfg.noise.min_delta, "k": cfg.noise.sigma_multiplier},
+        "stop_requested": cfg.stop_sentinel.exists(),
+    }
+    info["next"] = next_step(cfg, info)
+    return info
+
+
+def next_step(cfg, info: dict) -> str:
+    """One imperative sentence: what the agent should do now."""
+    if info["state_error"]:
+        return info["state_error"]
+    if not info["set_up"]:
+        return f"set up the night: {CLI} setup"
+    if info["ledger_error"]:
+        return f"fix results.tsv first: {info['ledger_error']}"
+    flight = info["in_flight"]
+    if flight and flight["alive"]:
+        return f"wait: a run of {flight['commit']} is in flight for {_fmt_duration(flight['seconds'])}"
+    if flight and not flight["alive"]:
+        return f"a run was interrupted (runner gone); start again with: {CLI} run"
+    last = info["last_run"] or {}
+    if last and not last.get("recorded") and last.get("next"):
+        return last["next"]
+    if info["baseline_runs"] < info["baseline_repeats"] and info["head"] == (info["baseline"] or {}).get(
+        "commit", info["head"]
+    ):
+        done = info["baseline_runs"]
+        return f"baseline {done}/{info['baseline_repeats']} measured: run the unmodified baseline: {CLI} run"
+    return f'next experiment: edit train.py, git commit -am "<idea>", then {CLI} run'
+
+
+def status_dict(cfg) -> dict:
+    return collect(cfg)
+
+
+def status_text(cfg, info: dict | None = None) -> str:
+    """A short, grep-friendly summary: one `key: value` line per fact."""
+    info = info or collect(cfg)
+    if not info["set_up"]:
+        lines = ["autoresearch: not set up"]
+        if info["state_error"]:
+            lines.append(f"error: {info['state_error']}")
+        lines.append(f"next: {info['next']}")
+        return "\n".join(lines)
+    lines = [
+        f"autoresearch: tag {info['tag']} | branch {info['branch']} | "
+        f"on {info['current_branch'] or 'detached'}"
+        f" @ {info['head'] or '?'}"
+    ]
+    if info["ledger_error"]:
+        lines.append(f"error: {info['ledger_error']}")
+    base = info["baseline"]
+    lines.append(
+        f"baseline: {_fmt(base['val_bpb'])} ({base['commit']}, "
+        f"{info['baseline_runs']}/{info['baseline_repeats']} runs)"
+        if base
+        else f"baseline: not measured yet (0/{info['baseline_repeats']} runs)"
+    )
+    best = info["best"]
+    if best:
+        lines.append(
+            f"best: {_fmt(best['val_bpb'])} ({best['commit']}) {best['description']}"
+            + (f" | vs baseline {round(best['val_bpb'], 6) - round(base['val_bpb'], 6):+.6f}" if base else "")
+        )
+    c = info["counts"]
+    lines.append(
+        f"runs: {info['experiments']} (keep {c['keep']}, discard {c['discard']}, crash {c['crash']})"
+        f" | {info['experiments_per_hour']:.1f}/h over {_fmt_duration(info['elapsed_seconds'])}"
+    )
+    nz = info["noise"]
+    lines.append(
+        f"noise: sigma {nz['sigma']:.6f} ({nz['source']}, n={nz['n']}) | keep threshold {nz['threshold']:.6f}"
+        f" = max(min_delta {nz['min_delta']}, {nz['k']} x sigma_diff)"
+    )
+    flight = info["in_flight"]
+    if flight:
+        state_word = "running" if flight["alive"] else "interrupted (runner gone)"
+        lines.append(
+            f"in-flight: {flight['commit']} {state_word} for {_fmt_duration(flight['seconds'])} "
+            f"(pid {flight['pid']})"
+        )
+    else:
+        lines.append("in-flight: none")
+    for row in info["last_rows"]:
+        lines.append(f"row: {row['commit']}\t{row['val_bpb']:.6f}\t{row['status']}\t{row['description']}")
+    if info["stop_requested"]:
+        lines.append(f"stop: {cfg.stop_sentinel.name} sentinel present (a human asked the loop to stop)")
+    lines.append(f"next: {info['next']}")
+    return "\n".join(lines)

@@ -1,0 +1,179 @@
+"""experiment.py: the loop's mechanical steps, one short command each.
+
+    uv run scripts/experiment.py setup                  # branch autoresearch/<tag>, results.tsv, state
+    uv run scripts/experiment.py run                    # supervised train.py > run.log, then a verdict
+    uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
+    uv run scripts/experiment.py status                 # where the night stands
+    uv run scripts/experiment.py plot                   # progress.png
+
+Thin CLI: the logic lives in .claude/lib/autoresearch (runner, ledger, status, plot).
+Errors are one line on stderr with exit code 1; every subcommand takes --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".claude" / "lib"))
+
+from autoresearch import config  # noqa: E402
+
+DESCRIPTION = __doc__.rsplit("\n\n", 1)[0]
+EX = "  uv run scripts/experiment.py"
+
+HELP = {
+    "setup": (
+        """Start a night: create branch autoresearch/<tag>, check the data cache (prepare.py --check),
+create results.tsv (header only, git-ignored), record the protected files' sha256, install a
+pre-commit hook, and write .autoresearch/state.json. It never prompts.
+It does NOT run the baseline (every command must finish inside 10 minutes): after setup, `run`
+the unmodified baseline --baseline-repeats times (the verdict counts them), then record it.""",
+        f"""examples:
+{EX} setup                 # tag from today's date, e.g. nov25 (nov25b if taken)
+{EX} setup --tag nov25-gpu0 --baseline-repeats 3
+{EX} setup --json""",
+    ),
+    "run": (
+        """Run train.py once, supervised: all output to run.log (never the terminal), its own process
+group, a hard wall-clock limit (hard_timeout_seconds) then SIGTERM, grace, SIGKILL to the whole
+group; early stop on a NaN/inf/exploding loss. Refuses to run when a protected file changed
+since setup (outcome `tampered`). Prints a short verdict: the outcome
+(ok|crash|oom|timeout|diverged|metric-missing|tampered), val_bpb, peak memory, the delta vs the
+best and the noise threshold, a suggested decision (keep|discard|rerun|crash) and the next command.
+Exit code 0 when the run finished ok, 1 otherwise. Give the Bash call a 600000 ms timeout.""",
+        f"""examples:
+  git commit -am "lr 0.04" && {EX.strip()} run
+{EX} run --json""",
+    ),
+    "record": (
+        """Record the last run: append ONE row to results.tsv (locked, before anything else), a JSON
+line with the run's facts to .autoresearch/runs.jsonl, then for discard/crash `git reset --hard`
+to the base commit recorded when the run started (only when HEAD is still the run's commit).
+Untracked files survive. keep is refused for failed or non-comparable runs; discard is refused
+for failed runs (use crash).""",
+        f"""examples:
+{EX} record keep "baseline"
+{EX} record discard "warmdown 0.5 instead of 0.75"
+{EX} record crash "depth 16: OOM"
+""",
+    ),
+    "status": (
+        """Where the night stands: tag, baseline and best val_bpb, keep/discard/crash counts,
+experiments per hour, the last rows, the in-flight run, the noise threshold and the next step.
+One `key: value` line per fact (grep-friendly).""",
+        f"""examples:
+{EX} status
+{EX} status | grep '^next:'
+{EX} status --json""",
+    ),
+    "plot": (
+        """Draw progress.png from results.tsv: experiment number vs val_bpb, discards grey, keeps green,
+crashes as red crosses at the bottom, the running best as a step line, keeps annotated with
+their description, and the noise band around the running best.""",
+        f"""examples:
+{EX} plot
+{EX} plot --out night.png --json""",
+    ),
+}
+
+
+class CliError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 1 (never 2, never a traceback)."""
+
+    def error(self, message):
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="experiment.py",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `uv run scripts/experiment.py SUBCOMMAND --help` for details and examples.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{setup,run,record,status,plot}", parser_class=Parser)
+
+    def add(name, summary_line):
+        text, examples = HELP[name]
+        p = sub.add_parser(
+            name,
+            help=summary_line,
+            description=text,
+            epilog=examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        return p
+
+    p = add("setup", "start a night: branch, results.tsv, hashes, state")
+    p.add_argument("--tag", help="run tag (default: today's date like nov25, with a suffix when taken)")
+    p.add_argument(
+        "--baseline-repeats", type=int, help="baseline runs that measure the noise (default from config)"
+    )
+    add("run", "run train.py once under supervision and print a verdict")
+    p = add("record", "append the last run's row; reset on discard/crash")
+    p.add_argument("status", help="keep | discard | crash")
+    p.add_argument("description", help="a few words on what the run tried (no tabs or newlines)")
+    add("status", "where the night stands, and the next step")
+    p = add("plot", "draw progress.png")
+    p.add_argument("--out", help="output path (default progress.png in the project root)")
+    return parser
+
+
+def main(argv=None) -> int:
+    want_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.command:
+            raise CliError("missing subcommand: setup, run, record, status or plot (see --help)")
+        cfg = config.load()
+        from autoresearch import runner, status
+
+        code = 0
+        if args.command == "setup":
+            result = runner.setup(cfg, tag=args.tag, baseline_repeats=args.baseline_repeats)
+            text = runner.format_setup(result)
+        elif args.command == "run":
+            result = runner.run(cfg)
+            text = runner.format_verdict(result)
+            code = 0 if result["outcome"] == "ok" else 1
+        elif args.command == "record":
+            result = runner.record(cfg, args.status, args.description)
+            text = runner.format_record(result)
+        elif args.command == "status":
+            result = status.status_dict(cfg)
+            text = status.status_text(cfg, result)
+        else:
+            from autoresearch import plot
+
+            result = plot.plot(cfg, out=args.out)
+            text = plot.format_result(result)
+        print(json.dumps(result, indent=2, default=str) if args.json else text)
+        return code
+    except SystemExit as exc:  # --help exits 0 through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `... | head`: the reader left; not an error worth a message
+        sys.stdout = open(os.devnull, "w")  # keeps the interpreter's final flush quiet
+        return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        known = type(exc).__name__ in ("CliError", "RunnerError", "LedgerError", "GitError", "ConfigError")
+        message = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        if want_json:
+            print(json.dumps({"error": message}))
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

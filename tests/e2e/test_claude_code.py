@@ -1,0 +1,517 @@
+"""End-to-end tier: the real Claude Code CLI (pinned in package.json) in a temp copy of this repo.
+
+A scripted fake Messages API on 127.0.0.1 makes the client issue exact tool calls; the assertions read what
+the client did (its JSON result, the files in the copy) and what it sent back to the model (tool_result
+blocks, the system prompt, hook context). Expected deny reasons come from `autoresearch.policy.evaluate`,
+the same function the PreToolUse hook calls, so this tier proves the client enforces our decisions, not a
+copy of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from claude_harness import REPO_ROOT, UV_IN_COPY, ClientRun, make_repo_copy, require_cli, run_claude
+from fakeapi import Script, tool
+
+pytestmark = pytest.mark.e2e
+
+SKILL = "ml-experiment-loop"
+MEMORY_CLI = ".claude/lib/memory/memory_search.py"
+# In -p default mode the client refuses any Bash command it does not consider read-only unless an allow
+# rule matches (measured on 2.1.197; see docs/e2e.md). The memory CLI is the skill's write path in every mode.
+MEMORY_ALLOW_RULE = f"Bash(uv run {MEMORY_CLI}:*)"
+BASH_TIMEOUT_MS = 600000
+LOG_LINES = 400
+# The client validates an Edit of settings.json (JSON + schema) before any hook runs, so the forbidden edit
+# must keep the file valid: this one switches every hook off.
+DISABLE_HOOKS_EDIT = {"old_string": '"hooks": {', "new_string": '"disableAllHooks": true,\n  "hooks": {'}
+
+# The guard scenario runs the real train.py for a few seconds of training (the test-only budget is set in the
+# client's environment, never in a command: the guard denies that). Import, evaluation and the summary still
+# take far longer than the shortened default Bash timeout, so only our hook's timeout lets the run finish.
+TRAIN_BUDGET_SECONDS = "2"
+SHORT_BASH_TIMEOUT_MS = "2000"
+QUICK_TIMEOUT_MS = (
+    120000  # scripted on the other calls of those sessions, so a busy machine cannot flake them
+)
+
+
+# --- helpers ---
+
+
+def quick(command: str) -> dict:
+    """A Bash call that carries its own timeout, as a model may send it (not subject to the short default)."""
+    return tool("Bash", command=command, timeout=QUICK_TIMEOUT_MS)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def write_run_log(repo: Path) -> None:
+    lines = [
+        f"step {i:05d} (50.0%) | loss {3 + 1 / (i + 1):.6f} | lr 1.000 | dt 85ms" for i in range(LOG_LINES)
+    ]
+    (repo / "run.log").write_text("\n".join(lines) + "\n")
+
+
+def expected_decision(repo: Path, call: dict, mode: str):
+    """What our policy decides for this call, asked exactly as the PreToolUse hook asks it."""
+    from autoresearch import config, policy
+
+    payload = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": call["name"],
+        "tool_input": call["input"],
+        "tool_use_id": call["id"],
+        "cwd": str(repo),
+        "permission_mode": mode,
+    }
+    return policy.evaluate(payload, config.load(repo))
+
+
+def assert_denied_by_us(run: ClientRun, repo: Path, call: dict, mode: str) -> None:
+    decision = expected_decision(repo, call, mode)
+    label = f"{call['name']} {json.dumps(call['input'])[:120]}"
+    assert not decision.allowed, f"policy allows {label}; the scenario expected a deny"
+    assert call["id"] in run.denied_ids, f"not in permission_denials: {label}\n{run.describe()}"
+    text = run.result_text(call)
+    assert run.result_is_error(call), f"tool_result of {label} is not an error: {text!r}"
+    assert " ".join(decision.reason.split()) in " ".join(text.split()), (
+        f"our reason is missing from the tool_result of {label}\nreason: {decision.reason!r}\ngot: {text!r}"
+    )
+
+
+def assert_ran(run: ClientRun, call: dict) -> str:
+    label = f"{call['name']} {json.dumps(call['input'])[:120]}"
+    assert call["id"] not in run.denied_ids, f"allowed call was denied: {label}\n{run.describe()}"
+    text = run.result_text(call)
+    assert not run.result_is_error(call), f"allowed call failed: {label}: {text!r}"
+    assert run.ran_input(call) is not None, f"PostToolUse never saw {label}"
+    return text
+
+
+def skill_frontmatter_and_body() -> tuple[dict, str]:
+    text = (REPO_ROOT / ".claude" / "skills" / SKILL / "SKILL.md").read_text()
+    _, front, body = text.split("---", 2)
+    return yaml.safe_load(front), body
+
+
+def system_segments(body: dict) -> list[str]:
+    """The texts the client put in system-role places: the system prompt and role=system messages."""
+    texts = [b.get("text", "") for b in body.get("system") or [] if isinstance(b, dict)]
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts += [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+    return texts
+
+
+def all_text(value) -> str:
+    """Every string inside a request body, decoded, one per line (JSON escaping would hide quotes)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "\n".join(all_text(v) for v in value.values())
+    if isinstance(value, list):
+        return "\n".join(all_text(v) for v in value)
+    return ""
+
+
+def stop_feedback_in(body: dict) -> list[str]:
+    """The Stop hook feedback texts at the end of one request (the client sends them after a block)."""
+    content = body["messages"][-1].get("content")
+    parts = [content] if isinstance(content, str) else [b.get("text", "") for b in content or []]
+    return [p for p in parts if p.startswith("Stop hook feedback")]
+
+
+def stop_feedback(run: ClientRun) -> list[str]:
+    """Every distinct Stop hook feedback the client sent to the model, in order."""
+    found = [text for body in run.requests for text in stop_feedback_in(body)]
+    return list(dict.fromkeys(found))
+
+
+def memory_allow_args(repo: Path) -> list[str]:
+    """`--allowedTools` for the memory CLI, unless the project's settings.json already allows it."""
+    settings = json.loads((repo / ".claude" / "settings.json").read_text())
+    allowed = (settings.get("permissions") or {}).get("allow") or []
+    if any("memory_search.py" in rule for rule in allowed):
+        return []
+    return ["--allowedTools", MEMORY_ALLOW_RULE]
+
+
+def setup_active_run(repo: Path, cache: Path) -> None:
+    """The real `uv run scripts/experiment.py setup --tag e2e` in the copy (branch, results.tsv, state.json),
+    against the embedded corpus prepared once per test session (tests/conftest.py `embedded_cache`)."""
+    env = dict(os.environ, **UV_IN_COPY, AUTORESEARCH_CACHE=str(cache))
+    done = subprocess.run(
+        ["uv", "run", "scripts/experiment.py", "setup", "--tag", "e2e", "--json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"setup failed: {done.stdout}\n{done.stderr}"
+    assert json.loads(done.stdout)["branch"] == "autoresearch/e2e", done.stdout
+    assert git(repo, "branch", "--show-current").strip() == "autoresearch/e2e"
+    assert (repo / ".autoresearch" / "state.json").is_file()
+
+
+# --- the smoke scenario: the client talks to the fake server and project hooks run ---
+
+
+def test_client_talks_to_fake_server_and_hooks_fire(claude_cli, repo_copy):
+    status = tool("Bash", command="git status")
+    run = run_claude(claude_cli, repo_copy, Script([[status], "Smoke test done."]), mode="default")
+    assert run.returncode == 0, run.describe()
+    assert run.result.get("result") == "Smoke test done.", run.describe()
+    assert len(run.requests) >= 2, "the client never came back to the fake server with a tool result"
+    assert "On branch master" in assert_ran(run, status)
+    assert run.ran_input(status)["command"] == "git status"
+
+
+# --- the guard in bypassPermissions mode: nothing but our hooks stands between the agent and the files ---
+
+
+def test_guard_denies_forbidden_calls_and_allows_protocol_in_bypass_mode(
+    claude_cli, tmp_path, embedded_cache
+):
+    repo = make_repo_copy(tmp_path)
+    write_run_log(repo)
+    (repo / "results.tsv").write_text("commit\tval_bpb\tmemory_gb\tstatus\tdescription\n")
+    protected = {rel: sha256(repo / rel) for rel in ("prepare.py", ".claude/settings.json", "pyproject.toml")}
+    mode = "bypassPermissions"
+
+    abs_path = lambda rel: str(repo / rel)  # noqa: E731 - the client hands hooks absolute paths
+    forbidden_bash = [
+        "cat run.log",
+        "head -n 500 run.log",
+        "bash -c 'cat run.log'",
+        "git add results.tsv",
+        "git add -f results.tsv",
+        "pip install requests",
+        "uv add requests",
+        "uv run train.py | tee run.log",
+        "AUTORESEARCH_TIME_BUDGET=5 uv run train.py > run.log 2>&1",
+        "echo x >> prepare.py",
+        "sed -i 's/TIME_BUDGET/BUDGET/' prepare.py",
+        "python3 -c \"open('prepare.py', 'w').write('')\"",
+        "cp train.py prepare.py",
+        "echo '{}' > .claude/settings.json",
+        "rm results.tsv",
+        "git clean -fdx",
+    ]
+    allowed_bash = [
+        "tail -n 50 run.log",
+        "wc -l run.log",
+        "grep -c step run.log",
+        "git status",
+        "git log --oneline -5",
+    ]
+    denied = [tool("Bash", command=c) for c in forbidden_bash]
+    denied.append(tool("Read", file_path=abs_path("run.log")))
+    allowed = [quick(c) for c in allowed_bash]
+    allowed += [
+        tool("Read", file_path=abs_path("run.log"), offset=1, limit=20),
+        tool("Read", file_path=abs_path("prepare.py")),
+        tool("Read", file_path=abs_path("train.py")),
+        tool("Read", file_path=abs_path(".claude/settings.json")),
+        tool("Read", file_path=abs_path("pyproject.toml")),
+    ]
+    denied_edits = [
+        tool(
+            "Edit",
+            file_path=abs_path("prepare.py"),
+            old_string="TIME_BUDGET = 300",
+            new_string="TIME_BUDGET = 1",
+        ),
+        tool("Write", file_path=abs_path("prepare.py"), content="print('rewritten')\n"),
+        tool("Edit", file_path=abs_path(".claude/settings.json"), **DISABLE_HOOKS_EDIT),
+        tool("Write", file_path=abs_path(".claude/hooks/evil.py"), content="print('x')\n"),
+        tool("Edit", file_path=abs_path("pyproject.toml"), old_string="[project]", new_string="[project]\n"),
+    ]
+    seed_line = next(
+        line for line in (repo / "train.py").read_text().splitlines() if line.startswith("SEED = ")
+    )
+    edit_train = tool(
+        "Edit", file_path=abs_path("train.py"), old_string=seed_line, new_string=seed_line + "  # e2e"
+    )
+    train = tool("Bash", command="uv run train.py > run.log 2>&1")
+    metric = quick('grep "^val_bpb:\\|^peak_vram_mb:" run.log')
+    commit = quick('git add train.py && git commit -q -m "e2e: tag the seed line"')
+    row = quick('echo -e "abc1234\\t1.234567\\t0.0\\tkeep\\tprotocol row" >> results.tsv')
+    script = Script(
+        [
+            denied + allowed,
+            denied_edits + [edit_train],
+            [train],
+            [metric, row, commit],
+            "Guard scenario done.",
+        ]
+    )
+    env = {
+        "BASH_DEFAULT_TIMEOUT_MS": SHORT_BASH_TIMEOUT_MS,
+        "AUTORESEARCH_CACHE": str(embedded_cache),
+        "AUTORESEARCH_TIME_BUDGET": TRAIN_BUDGET_SECONDS,
+    }
+    run = run_claude(claude_cli, repo, script, mode=mode, extra_env=env)
+    assert run.returncode == 0, run.describe()
+
+    for call in denied + denied_edits:
+        assert_denied_by_us(run, repo, call, mode)
+    for call in allowed:
+        assert_ran(run, call)
+
+    tail = assert_ran(run, allowed[0]).splitlines()
+    assert len(tail) == 50 and tail[-1].startswith(f"step {LOG_LINES - 1:05d}")
+    assert f"{LOG_LINES} run.log" in assert_ran(run, allowed[1])
+
+    # Nothing forbidden happened on disk or in the index.
+    for rel, digest in protected.items():
+        assert sha256(repo / rel) == digest, f"{rel} was changed"
+    assert not (repo / ".claude/hooks/evil.py").exists()
+    assert (repo / "results.tsv").exists() and (repo / "run.log").exists()
+    assert "results.tsv" not in git(repo, "ls-files")
+
+    # The protocol's own steps ran: train.py edited and committed, training output in run.log, row appended.
+    assert_ran(run, edit_train)
+    assert seed_line + "  # e2e" in (repo / "train.py").read_text()
+    assert_ran(run, train)
+    assert run.ran_input(train).get("timeout") == BASH_TIMEOUT_MS, run.ran_input(train)
+    from autoresearch import summary
+
+    parsed = summary.parse_summary((repo / "run.log").read_text())
+    log_tail = (repo / "run.log").read_text()[-2000:]
+    assert parsed and parsed["time_budget"] == int(TRAIN_BUDGET_SECONDS), log_tail
+    assert f"{'val_bpb:':<18}{parsed['val_bpb']:.6f}" in assert_ran(run, metric)
+    assert_ran(run, row)
+    assert (repo / "results.tsv").read_text().splitlines()[-1].split("\t")[:2] == ["abc1234", "1.234567"]
+    assert_ran(run, commit)
+    assert git(repo, "log", "-1", "--format=%s").strip() == "e2e: tag the seed line"
+
+
+# --- default mode: SessionStart context, the skill, memory writes, denials and the Stop hook ---
+
+
+def test_default_mode_session_skill_memory_and_stop(claude_cli, tmp_path, embedded_cache):
+    repo = make_repo_copy(tmp_path)
+    setup_active_run(repo, embedded_cache)
+    write_run_log(repo)
+    mode = "default"
+    front, body = skill_frontmatter_and_body()
+
+    load_skill = tool("Skill", skill=SKILL)
+    title = "e2e learning through the real client"
+    memory_add = tool(
+        "Bash",
+        command=f'uv run {MEMORY_CLI} add --kind learning --title "{title}" --tags e2e '
+        '--text "Written by claude -p in default permission mode through Bash."',
+    )
+    status = tool("Bash", command="git status")
+    tail = tool("Bash", command="tail -n 50 run.log")
+    denied = [
+        tool("Bash", command="cat run.log"),
+        tool("Bash", command="git add results.tsv"),
+        tool("Bash", command="pip install requests"),
+        # Admitted by the memory CLI's allow rule (every part of it is allowed or read-only), yet our hook
+        # still runs on it and denies it: allow rules never switch the guard off.
+        tool("Bash", command=f"uv run {MEMORY_CLI} list && cat run.log"),
+    ]
+    read_prepare = tool("Read", file_path=str(repo / "prepare.py"))
+    settings_path = repo / ".claude" / "settings.json"
+    read_settings = tool("Read", file_path=str(settings_path))
+    # The client refuses `.claude/` writes in default mode by itself; the model must still see our reason.
+    edit_settings = tool("Edit", file_path=str(settings_path), **DISABLE_HOOKS_EDIT)
+    edit_prepare = tool(
+        "Edit",
+        file_path=str(repo / "prepare.py"),
+        old_string="TIME_BUDGET = 300",
+        new_string="TIME_BUDGET = 1",
+    )
+    script = Script(
+        [
+            [load_skill],
+            [memory_add, status, tail, *denied, read_prepare, read_settings],
+            [edit_prepare, edit_settings],
+            "Paused.",
+        ]
+    )
+    run = run_claude(claude_cli, repo, script, mode=mode, extra_args=memory_allow_args(repo))
+    assert run.returncode == 0, run.describe()
+    first = run.requests[0]
+
+    # SessionStart: our status (the branch set up above) reaches the very first model request.
+    session = [t for t in system_segments(first) if "SessionStart hook additional context" in t]
+    assert session, "no SessionStart context in the first model request"
+    assert "autoresearch/e2e" in session[0], session[0][:2000]
+
+    # The skill is listed for the model, and the scripted Skill call loads its body into the next request.
+    listing = [t for t in system_segments(first) if "skills are available" in t]
+    assert listing and f"- {SKILL}: " in listing[0], "ml-experiment-loop missing from the skill listing"
+    assert " ".join(front["description"].split())[:80] in " ".join(listing[0].split())
+    marker = next(line for line in body.splitlines() if len(line) > 60)  # a sentence of the body
+    assert marker not in all_text(first)
+    after_skill = run.requests[1]
+    assert load_skill["id"] not in run.denied_ids
+    assert marker in all_text(after_skill), "SKILL.md body not sent after the Skill call"
+
+    # Memory: the CLI write through Bash works in default mode, and the entry is in the markdown file.
+    out = assert_ran(run, memory_add)
+    learnings = repo / ".claude/context/memory/learnings.md"
+    assert learnings.exists() and title in learnings.read_text(), out
+    assert "learnings.md" not in git(repo, "ls-files")
+
+    assert "On branch autoresearch/e2e" in assert_ran(run, status)
+    assert len(assert_ran(run, tail).splitlines()) == 50
+    for call in [*denied, edit_prepare, edit_settings]:
+        assert_denied_by_us(run, repo, call, mode)
+
+    # Stop: the final answer is followed by another model request that carries our block reason, which
+    # names the loop's next concrete step (from the same status module the CLI prints).
+    from autoresearch import config, status
+
+    feedback = stop_feedback(run)
+    assert feedback, f"the Stop hook did not block while the run is active\n{run.describe()}"
+    blocked_turns = [r.turn for r in run.script.main_requests() if stop_feedback_in(r.body)]
+    assert blocked_turns[0] == len(script.turns), "the first Stop block must follow the scripted final answer"
+    next_step = status.collect(config.load(repo))["next"]
+    assert "autoresearch/e2e" in feedback[0] and next_step in feedback[0], (feedback[0], next_step)
+
+    # With the STOP sentinel the same client session shape ends without a block.
+    (repo / ".autoresearch" / "STOP").write_text("e2e\n")
+    calm = run_claude(claude_cli, repo, Script(["Stopping as asked."]), mode=mode)
+    assert calm.returncode == 0, calm.describe()
+    assert stop_feedback(calm) == [], calm.describe()
+    assert calm.result.get("result") == "Stopping as asked."
+
+
+def test_missing_cli_fails_in_ci_and_skips_locally(monkeypatch):
+    """With $CI set, a missing binary must fail the tier, never skip it; locally it skips with the fix."""
+    monkeypatch.setenv("CLAUDE_E2E_CLI", "/nonexistent/claude")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must not be skipped"):
+        require_cli()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="npm ci"):
+        require_cli()
+
+
+# --- compaction: PreCompact snapshots the loop, SessionStart(compact) restores it into the next request ---
+
+
+def test_compact_snapshots_state_and_restores_context(claude_cli, tmp_path, embedded_cache):
+    repo = make_repo_copy(tmp_path)
+    setup_active_run(repo, embedded_cache)
+    from autoresearch import config
+
+    cfg = config.load(repo)
+    first = run_claude(claude_cli, repo, Script(["First session answer."]), mode="default")
+    assert first.returncode == 0, first.describe()
+
+    # `/compact` in -p on the continued session: the client asks the model for a summary (the fake's text),
+    # firing PreCompact before and SessionStart with source `compact` after.
+    compact = run_claude(
+        claude_cli, repo, Script([]), mode="default", prompt="/compact", extra_args=["--continue"]
+    )
+    assert compact.returncode == 0, compact.describe()
+    snapshots = [p for p in cfg.snapshot_dir.iterdir() if p.is_dir()] if cfg.snapshot_dir.exists() else []
+    assert snapshots, f"PreCompact left no snapshot in {cfg.snapshot_dir}"
+    newest = max(snapshots)
+    assert (newest / "state.json").read_text() == cfg.state_file.read_text()
+    assert (newest / "results.tsv").read_text() == cfg.results_path.read_text()
+
+    after = run_claude(
+        claude_cli, repo, Script(["Resumed."]), mode="default", prompt="go on", extra_args=["--continue"]
+    )
+    assert after.returncode == 0, after.describe()
+    restored = [t for t in system_segments(after.requests[0]) if "after session compact" in t]
+    assert restored, "SessionStart(compact) context missing from the request after compaction"
+    assert "autoresearch/e2e" in restored[0] and "next:" in restored[0], restored[0][:1500]
+
+
+# --- the protocol's own commands through the client: none denied, the supervised run gets its timeout ---
+
+
+def test_protocol_commands_run_through_the_client(claude_cli, embedded_cache, tmp_path):
+    repo = make_repo_copy(tmp_path)
+    cli = "uv run scripts/experiment.py"
+    setup = quick(f"{cli} setup --tag e2e --baseline-repeats 1")
+    supervised = tool("Bash", command=f"{cli} run")
+    # A run under the test-only budget is not comparable, so the runner refuses `keep`: record a discard.
+    record = quick(f'{cli} record discard "baseline under the e2e test budget"')
+    status = quick(f"{cli} status")
+    plot = quick(f"{cli} plot")
+    metric = quick('grep "^val_bpb:\\|^peak_vram_mb:" run.log')
+    calls = [setup, supervised, record, status, plot, metric]
+    script = Script([[setup], [supervised], [record], [status, plot, metric], "Night paused."])
+    env = {
+        "BASH_DEFAULT_TIMEOUT_MS": SHORT_BASH_TIMEOUT_MS,
+        "AUTORESEARCH_CACHE": str(embedded_cache),
+        "AUTORESEARCH_TIME_BUDGET": TRAIN_BUDGET_SECONDS,
+    }
+    run = run_claude(claude_cli, repo, script, mode="bypassPermissions", extra_env=env)
+    assert run.returncode == 0, run.describe()
+
+    assert run.denials == [], f"a protocol step was denied\n{run.describe()}"
+    for call in calls:
+        assert_ran(run, call)
+    # The supervised run outlasts the 2 s default Bash timeout only with the timeout our hook gives it.
+    assert run.ran_input(supervised).get("timeout") == BASH_TIMEOUT_MS, run.ran_input(supervised)
+    assert "val_bpb:" in run.result_text(supervised)
+
+    from autoresearch import config, ledger
+
+    cfg = config.load(repo)
+    rows = ledger.read_rows(cfg.results_path)
+    assert [(r.status, r.description) for r in rows] == [("discard", "baseline under the e2e test budget")]
+    assert (repo / "progress.png").is_file()
+    assert "autoresearch/e2e" in run.result_text(status)
+
+    feedback = stop_feedback(run)
+    assert feedback and "autoresearch/e2e" in feedback[0], run.describe()
+
+
+# --- the tier stays on loopback ---
+
+INET_CONNECT = re.compile(
+    r'connect\(\d+, \{sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), .*?"([0-9a-fA-F:.]+)"'
+)
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def test_client_connects_only_to_loopback(claude_cli, repo_copy, tmp_path):
+    """Every TCP/UDP connect() of the client and its children (hooks, tools) goes to loopback (via strace)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed; this check is optional (apt-get install strace)")
+    trace = tmp_path / "connect.trace"
+    wrapper = tmp_path / "traced-claude"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{strace}" -f -qq -e trace=connect -o "{trace}" "{claude_cli}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    status = tool("Bash", command="git status")
+    run = run_claude(wrapper, repo_copy, Script([[status], "Traced."]), mode="default")
+    if run.returncode != 0 and not trace.exists():
+        pytest.skip(f"strace could not trace here (ptrace not permitted?): {run.stderr[-300:]}")
+    assert run.result.get("result") == "Traced.", run.describe()
+    connects = INET_CONNECT.findall(trace.read_text())
+    assert connects, "strace saw no inet connect() at all, so it did not trace the client"
+    outside = sorted({f"{addr}:{port}" for port, addr in connects if addr not in LOOPBACK_ADDRESSES})
+    assert outside == [], f"the client tried to reach non-loopback addresses: {outside}"

@@ -1,0 +1,58 @@
+"""train.py end to end on the prepared cache, with a test budget of a few seconds."""
+
+from __future__ import annotations
+
+import re
+
+from autoresearch.summary import SUMMARY_FIELDS, parse_summary, step_loss
+from conftest import REPO_ROOT, run_script
+
+TRAIN = REPO_ROOT / "train.py"
+
+
+def test_smoke_run_prints_a_complete_summary(embedded_cache):
+    proc = run_script([TRAIN], embedded_cache, AUTORESEARCH_TIME_BUDGET=3, AUTORESEARCH_DEVICE="cpu")
+    out = proc.stdout
+    assert proc.returncode == 0, out[-2000:] + proc.stderr[-2000:]
+    assert "\r" not in out
+    summary = parse_summary(out)
+    assert summary is not None
+    assert [f.name for f in SUMMARY_FIELDS if f.name not in summary] == []
+    for f in SUMMARY_FIELDS:
+        assert isinstance(summary[f.name], f.type), f.name
+    assert summary["time_budget"] == 3 and summary["device"] == "cpu"
+    assert 3.0 <= summary["training_seconds"] < 30 and summary["total_seconds"] >= summary["training_seconds"]
+    assert (
+        0 < summary["val_bpb"] < 4.0
+    )  # log2(2048)/~3 bytes per token is ~3.7 for a model that learned nothing
+    assert summary["num_steps"] > 11 and summary["num_params_M"] > 0.1
+    assert summary["peak_vram_mb"] == 0.0 and summary["mfu_percent"] == 0.0 and summary["peak_rss_mb"] > 50
+    # the block is exactly upstream's layout: `---`, then the label padded to 18 characters
+    block = out[out.rindex("\n---\n") + 5 :].splitlines()
+    assert [line[:18].rstrip().rstrip(":") for line in block] == [f.name for f in SUMMARY_FIELDS]
+    assert all(re.match(r"^[a-z_M]+:\s+\S", line) and line[18] != " " for line in block)
+    progress = [line for line in out.splitlines() if line.startswith("step ")]
+    assert len(progress) >= 3 and all(step_loss(line) is not None for line in progress)
+    assert "test override" in out  # a shortened budget says it is not comparable
+
+
+def test_diverging_run_fails_fast(embedded_cache, tmp_path):
+    """NaN/inf/huge loss: a `FAIL:` line and exit 1, long before the budget ends."""
+    source = TRAIN.read_text()
+    source, n1 = re.subn(r"^UNEMBEDDING_LR = .*$", "UNEMBEDDING_LR = 1e12", source, flags=re.M)
+    source, n2 = re.subn(r"^LOGIT_SOFTCAP = .*$", "LOGIT_SOFTCAP = 0.0", source, flags=re.M)
+    assert n1 == n2 == 1
+    broken = tmp_path / "train.py"
+    broken.write_text(source)
+    proc = run_script(
+        [broken], embedded_cache, AUTORESEARCH_TIME_BUDGET=60, AUTORESEARCH_DEVICE="cpu", PYTHONPATH=REPO_ROOT
+    )
+    assert proc.returncode == 1
+    fails = [line for line in proc.stdout.splitlines() if line.startswith("FAIL:")]
+    assert len(fails) == 1 and re.search(r"loss is (nan|inf|[0-9.e+]+) at step \d+", fails[0])
+    assert parse_summary(proc.stdout) is None
+
+
+def test_unknown_device_is_one_line(embedded_cache):
+    proc = run_script([TRAIN], embedded_cache, AUTORESEARCH_DEVICE="tpu")
+    assert proc.returncode == 1 and proc.stdout.strip().startswith("FAIL: AUTORESEARCH_DEVICE=tpu")

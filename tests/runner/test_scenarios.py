@@ -1,0 +1,288 @@
+"""Every outcome class: real git repo, the real CLI, a fake train.py per scenario; no process survives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from runner_helpers import CLI, clean_env, make_night
+
+HANG = """\
+import time
+print("step 00000 (0.0%) | loss 4.000000 | lr 1.000", flush=True)
+time.sleep(600)
+"""
+
+# The leader and two generations of descendants all ignore SIGTERM; their pids go to pids.txt.
+STUBBORN = """\
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+depth = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+with open("pids.txt", "a") as fh:
+    fh.write(f"{os.getpid()}\\n")
+if depth < 2:
+    subprocess.Popen([sys.executable, __file__, str(depth + 1)])
+print(f"step {depth:05d} | loss 3.0", flush=True)
+time.sleep(600)
+"""
+
+EXCEPTION = """\
+print("step 00000 (0.0%) | loss 4.000000")
+def forward(x):
+    raise ValueError("shapes (3, 4) and (5, 6) do not align")
+forward(1)
+"""
+
+NAN = """\
+import time
+for step in range(5):
+    print(f"step {step:05d} | loss {'nan' if step == 3 else 3.5}", flush=True)
+    time.sleep(0.05)
+time.sleep(600)  # the supervisor must not wait for this
+"""
+
+EXPLODE = """\
+import time
+for step, loss in enumerate([3.0, 9.0, 250.0]):
+    print(f"step {step:05d} | loss {loss:.6f}", flush=True)
+time.sleep(600)
+"""
+
+FAIL_FAST = """\
+import sys
+print("step 00000 | loss 3.0")
+print("FAIL: loss is nan at step 57")
+sys.exit(1)
+"""
+
+CUDA_OOM = """\
+print("step 00000 | loss 4.0")
+raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity)")
+"""
+
+HOST_OOM = """\
+import os, signal
+print("step 00000 | loss 4.0", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+NO_METRIC = """\
+print("step 00000 | loss 4.0")
+print("done, but forgot the summary")
+"""
+
+LEAVES_WORKER = """\
+import subprocess, sys
+code = "import time, os; open('worker.pid', 'w').write(str(os.getpid())); time.sleep(600)"
+subprocess.Popen([sys.executable, "-c", code])
+import time; time.sleep(0.5)
+sys.path.insert(0, {lib!r})
+from autoresearch.summary import format_summary
+print(format_summary(dict(val_bpb=1.4, training_seconds=0.1, total_seconds=0.2, peak_vram_mb=2048.0,
+    peak_rss_mb=100.0, num_steps=1, device="cpu", time_budget=300)))
+"""
+
+
+def _survivors(pids):
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _run_scenario(tmp_path, body, timeout=20, env=None):
+    night = make_night(tmp_path, timeout=timeout, grace=1)
+    assert night.cli("setup").returncode == 0
+    night.train(body, "scenario")
+    proc, verdict = night.json("run", env=env)
+    return night, proc, verdict
+
+
+@pytest.mark.slow
+def test_ok_run_prints_short_verdict(tmp_path):
+    night = make_night(tmp_path)
+    assert night.cli("setup").returncode == 0
+    proc = night.cli("run")
+    assert proc.returncode == 0, proc.stderr
+    assert "run: ok" in proc.stdout and "val_bpb: 1.500000" in proc.stdout
+    assert "peak memory 1.5 GB" in proc.stdout  # CPU run: vram 0 -> peak RSS 1536 MB
+    assert len(proc.stdout.splitlines()) <= 8
+    assert night.state()["in_flight"] is None
+    assert night.state()["last_run"]["outcome"] == "ok"
+
+
+@pytest.mark.slow
+def test_exception_is_crash_with_last_line(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, EXCEPTION)
+    assert proc.returncode == 1
+    assert v["outcome"] == "crash"
+    assert v["reason"] == "ValueError: shapes (3, 4) and (5, 6) do not align"
+    assert v["suggestion"] == "crash" and "record crash" in v["next"]
+    assert any("Traceback" in line for line in v["log_tail"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body", [NAN, EXPLODE])
+def test_nan_or_exploding_loss_stops_early(tmp_path, body):
+    night, proc, v = _run_scenario(tmp_path, body, timeout=60)
+    assert v["outcome"] == "diverged", v  # without the early stop the 600 s sleep would end as "timeout"
+    assert "stopped early" in v["reason"]
+
+
+@pytest.mark.slow
+def test_fail_line_is_diverged(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, FAIL_FAST)
+    assert v["outcome"] == "diverged" and "loss is nan at step 57" in v["reason"]
+
+
+@pytest.mark.slow
+def test_hang_times_out(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, HANG, timeout=2)
+    assert v["outcome"] == "timeout" and "hard wall-clock" in v["reason"]
+    assert night.state()["in_flight"] is None
+
+
+@pytest.mark.slow
+def test_grandchildren_ignoring_sigterm_are_killed(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, STUBBORN, timeout=3)
+    assert v["outcome"] == "timeout"
+    pids = [int(x) for x in (night.root / "pids.txt").read_text().split()]
+    assert len(pids) == 3  # leader, child, grandchild
+    assert _survivors(pids) == []
+
+
+@pytest.mark.slow
+def test_cuda_oom_message(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, CUDA_OOM)
+    assert v["outcome"] == "oom" and "CUDA out of memory" in v["reason"]
+
+
+@pytest.mark.slow
+def test_sigkill_without_traceback_is_host_oom(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, HOST_OOM)
+    assert v["outcome"] == "oom" and "SIGKILL" in v["reason"]
+
+
+@pytest.mark.slow
+def test_no_metric(tmp_path):
+    night, proc, v = _run_scenario(tmp_path, NO_METRIC)
+    assert v["outcome"] == "metric-missing"
+
+
+@pytest.mark.slow
+def test_finished_run_leaves_no_worker(tmp_path, ok_train):
+    from runner_helpers import REPO_ROOT
+
+    night, proc, v = _run_scenario(tmp_path, LEAVES_WORKER.format(lib=str(REPO_ROOT / ".claude" / "lib")))
+    assert v["outcome"] == "ok" and v["memory_gb"] == 2.0
+    assert _survivors([int((night.root / "worker.pid").read_text())]) == []
+
+
+@pytest.mark.slow
+def test_tampered_prepare_refuses_to_run(tmp_path):
+    night = make_night(tmp_path)
+    assert night.cli("setup").returncode == 0
+    night.write("train.py", "open('ran.txt', 'w').write('yes')\n")
+    night.commit("touch", "train.py")
+    (night.root / "prepare.py").write_text("TIME_BUDGET = 3000\n")  # the agent "fixes" the harness
+    proc, v = night.json("run")
+    assert proc.returncode == 1
+    assert v["outcome"] == "tampered" and "prepare.py changed since setup" in v["reason"]
+    assert "git checkout" in v["next"] and "prepare.py" in v["next"]
+    assert not (night.root / "ran.txt").exists()
+    assert night.cli("record", "keep", "x").returncode == 1
+
+
+@pytest.mark.slow
+def test_budget_override_is_not_comparable_and_never_kept(tmp_path):
+    night = make_night(tmp_path)
+    assert night.cli("setup").returncode == 0
+    proc, v = night.json("run", env=clean_env(AUTORESEARCH_TIME_BUDGET="5"))
+    assert v["outcome"] == "ok" and v["comparable"] is False
+    assert any("not comparable" in n for n in v["notes"])
+    refused = night.cli("record", "keep", "short budget")
+    assert refused.returncode == 1 and "non-comparable" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.slow
+def test_training_far_above_budget_is_not_comparable(tmp_path):
+    night = make_night(tmp_path)
+    assert night.cli("setup").returncode == 0
+    proc, v = night.json("run", env=clean_env(FAKE_TRAIN_S="900"))
+    assert v["comparable"] is False and "far above" in " ".join(v["notes"])
+
+
+@pytest.mark.slow
+def test_sigterm_to_runner_kills_the_group(tmp_path):
+    night = make_night(tmp_path, timeout=60)
+    assert night.cli("setup").returncode == 0
+    night.train(STUBBORN, "stubborn")
+    runner = subprocess.Popen(
+        [sys.executable, str(CLI), "run", "--json"],
+        cwd=night.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pids_file = night.root / "pids.txt"
+    deadline = time.monotonic() + 15
+    while (
+        time.monotonic() < deadline and len(pids_file.read_text().split() if pids_file.exists() else []) < 3
+    ):
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGTERM)  # what Claude Code does when the Bash call runs out of time
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 1
+    assert "SIGTERM" in out and '"timeout"' in out
+    assert _survivors([int(x) for x in pids_file.read_text().split()]) == []
+    assert night.state()["in_flight"] is None
+
+
+@pytest.mark.slow
+def test_sigkilled_runner_is_cleaned_up_by_next_run(tmp_path):
+    night = make_night(tmp_path, timeout=60)
+    assert night.cli("setup").returncode == 0
+    night.train(STUBBORN, "stubborn")
+    runner = subprocess.Popen(
+        [sys.executable, str(CLI), "run"],
+        cwd=night.root,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids_file = night.root / "pids.txt"
+    deadline = time.monotonic() + 15
+    while (
+        time.monotonic() < deadline and len(pids_file.read_text().split() if pids_file.exists() else []) < 3
+    ):
+        time.sleep(0.1)
+    runner.kill()  # no chance to clean up: the group is orphaned
+    runner.wait()
+    pids = [int(x) for x in pids_file.read_text().split()]
+    try:
+        assert _survivors(pids)
+        status = night.cli("status")
+        assert "interrupted" in status.stdout
+        night.train("print('no summary')\n", "next try")
+        proc, v = night.json("run")
+        assert any("cleaned up an interrupted run" in n for n in v["notes"])
+        assert _survivors(pids) == []
+    finally:
+        for pid in _survivors(pids):  # never leave a failed test's processes behind
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_no_stray_processes_from_this_module():
+    me = psutil.Process(os.getpid())
+    assert [p for p in me.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE] == []
