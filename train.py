@@ -222,10 +222,10 @@ class GPT(nn.Module):
         )
 
     def flops_per_token(self) -> float:
-        """6 x matmul params (embedding lookups are free) + attention scores and values."""
+        """FLOPs per token: 6 x matmul params (lookups are free) + 12 x layers x width x seq (as upstream)."""
         n = sum(p.numel() for p in self.parameters()) - self.wte.weight.numel()
         n -= sum(e.weight.numel() for e in self.value_embeds.values())
-        return 6 * n + 6 * self.cfg.n_layer * self.cfg.n_embd * self.cfg.sequence_len
+        return 6 * n + 12 * self.cfg.n_layer * self.cfg.n_embd * self.cfg.sequence_len
 
 
 # ----------------------------------------------------------------------------------------------------

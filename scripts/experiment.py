@@ -46,7 +46,7 @@ since setup (outcome `tampered`). Prints a short verdict: the outcome
 best and the noise threshold, a suggested decision (keep|discard|rerun|crash) and the next command.
 Exit code 0 when the run finished ok, 1 otherwise. Give the Bash call a 600000 ms timeout.""",
         f"""examples:
-  git commit -am "lr 0.04" && {EX.strip()} run
+  git add train.py && git commit -m "lr 0.04" && {EX.strip()} run
 {EX} run --json""",
     ),
     "record": (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO_ROOT, load_prepare, run_script
+from harness_helpers import REPO_ROOT, load_prepare, run_script
 
 PREFIX = "/datasets/karpathy/climbmix-400b-shuffle/resolve/main/"
 SHARDS = ["shard_00000.parquet", "shard_00001.parquet", "shard_06542.parquet"]

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, load_prepare, run_script
+from harness_helpers import REPO_ROOT, load_prepare, run_script
 
 PREPARE = REPO_ROOT / "prepare.py"
 SHA = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from autoresearch.summary import SUMMARY_FIELDS, parse_summary, step_loss
-from conftest import REPO_ROOT, run_script
+from harness_helpers import REPO_ROOT, run_script
 
 TRAIN = REPO_ROOT / "train.py"
 

@@ -32,7 +32,7 @@ def test_upstream_names_and_signatures(prep):
 
 
 def test_cache_dir_default_and_override(prep, monkeypatch, tmp_path):
-    from conftest import load_prepare
+    from harness_helpers import load_prepare
 
     assert Path(prep.CACHE_DIR) == Path(os.environ["AUTORESEARCH_CACHE"])
     monkeypatch.delenv("AUTORESEARCH_CACHE")

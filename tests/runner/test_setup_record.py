@@ -43,6 +43,17 @@ def test_setup_suffixes_taken_tag_and_refuses_existing_branch(night):
     assert list((night.root / ".autoresearch" / "archive").glob("*/results.tsv"))
 
 
+def test_setup_archives_last_nights_stop_sentinel(night):
+    night.json("setup")
+    sentinel = night.root / ".autoresearch" / "STOP"
+    sentinel.write_text("")  # the human stopped last night's loop
+    git(night.root, "checkout", "-q", "master")
+    night.json("setup")
+    # a stale STOP would end the new night at its first stop: it is archived, not deleted
+    assert not sentinel.exists()
+    assert list((night.root / ".autoresearch" / "archive").glob("*/STOP"))
+
+
 def test_setup_twice_on_the_night_branch_refuses(night):
     assert night.cli("setup").returncode == 0
     proc = night.cli("setup")

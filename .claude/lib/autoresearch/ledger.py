@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from . import fsutil
+
 COLUMNS = ("commit", "val_bpb", "memory_gb", "status", "description")
 HEADER = "\t".join(COLUMNS)
 STATUSES = ("keep", "discard", "crash")
@@ -131,9 +133,7 @@ def create(path: str | os.PathLike) -> bool:
 
 
 def _lock(path: Path):
-    from filelock import FileLock  # lazy: hook imports of this module stay stdlib-only
-
-    return FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS)
+    return fsutil.lock(str(path) + ".lock", LOCK_TIMEOUT_SECONDS)
 
 
 def _append_bytes(path: Path, payload: bytes) -> None:

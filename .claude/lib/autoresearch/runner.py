@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import gitutil, ledger, noise, state, status, summary
+from . import fsutil, gitutil, ledger, noise, state, status, summary
 from .config import TIME_BUDGET_ENV
 
 GUARD_CONFIG_FILES = ("pyproject.toml", ".claude/settings.json")  # hashed at setup with the protected files
@@ -202,8 +202,12 @@ def check_cache(cfg, python: str) -> str:
 
 
 def _archive_previous(cfg, old: dict) -> Path | None:
-    """Move the previous night's ledger, sidecar and state into .autoresearch/archive/<tag>-<time>/."""
-    movable = [p for p in (cfg.results_path, cfg.sidecar_path, cfg.state_file) if p.exists()]
+    """Move last night's ledger, sidecar, state and STOP sentinel into .autoresearch/archive/<tag>-<time>/.
+
+    A STOP left from last night would otherwise end the new night at its first stop.
+    """
+    previous = (cfg.results_path, cfg.sidecar_path, cfg.state_file, cfg.stop_sentinel)
+    movable = [p for p in previous if p.exists()]
     if not movable:
         return None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -249,7 +253,8 @@ def setup(
         raise RunnerError(f"branch {branch} already exists: pick another --tag (or omit it for a fresh one)")
     cache_message = check_cache(cfg, python)
 
-    archived = _archive_previous(cfg, old or {}) if (old or old_error or cfg.results_path.exists()) else None
+    had_previous = old or old_error or cfg.results_path.exists() or cfg.stop_sentinel.exists()
+    archived = _archive_previous(cfg, old or {}) if had_previous else None
     gitutil.create_branch(root, branch)
     ignored_added = _ensure_ignored(cfg)
     created = ledger.create(cfg.results_path)
@@ -564,7 +569,7 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
     if dirty:
         raise RunnerError(
             f"uncommitted changes in {', '.join(dirty[:5])}: commit the experiment first "
-            '(git commit -am "<idea>") so the result belongs to a commit'
+            '(git add train.py && git commit -m "<idea>") so the result belongs to a commit'
         )
     if not (root / cfg.train_script).is_file():
         raise RunnerError(f"{cfg.train_script} not found in {root}")
@@ -811,15 +816,11 @@ def record(cfg, status_word: str, description: str) -> dict:
         description = ledger.check_description(description)
     except ledger.LedgerError as exc:
         raise RunnerError(str(exc)) from None
-    from filelock import FileLock, Timeout
-
     cfg.state_path.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(
-            str(cfg.state_path / "record.lock"), timeout=60
-        ):  # one record at a time: no duplicate rows
+        with fsutil.lock(cfg.state_path / "record.lock", 60):  # one record at a time: no duplicate rows
             return _record_locked(cfg, status_word, description)
-    except Timeout:
+    except TimeoutError:
         raise RunnerError("another `record` holds the lock for 60 s: try again") from None
 
 

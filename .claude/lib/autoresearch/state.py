@@ -22,6 +22,8 @@ import json
 import os
 from datetime import datetime, timezone
 
+from . import fsutil
+
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC is 3.11+; hooks may run an older python3
 
 VERSION = 1
@@ -104,24 +106,9 @@ def error(cfg) -> str | None:
 
 
 def save(cfg, data: dict) -> None:
-    """Write atomically: a temp file in the same folder, fsync, then os.replace."""
-    folder = cfg.state_file.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = str(folder / f".state.{os.getpid()}.tmp")  # per process, so concurrent saves never share one
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, cfg.state_file)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write atomically (fsync, then os.replace): a reader never sees half a state."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    fsutil.atomic_write(cfg.state_file, text.encode("utf-8"))
 
 
 def pid_alive(pid) -> bool:

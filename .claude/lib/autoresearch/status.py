@@ -160,7 +160,7 @@ def next_step(cfg, info: dict) -> str:
     ):
         done = info["baseline_runs"]
         return f"baseline {done}/{info['baseline_repeats']} measured: run the unmodified baseline: {CLI} run"
-    return f'next experiment: edit train.py, git commit -am "<idea>", then {CLI} run'
+    return f'next experiment: edit train.py, git add train.py && git commit -m "<idea>", then {CLI} run'
 
 
 def status_dict(cfg) -> dict:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import date as _date
 from pathlib import Path
+
+from autoresearch import fsutil
 
 from . import entries as fmt
 
@@ -208,60 +208,13 @@ def _check_input(kind: str, title: str, text: str, tags: list[str]) -> tuple[str
     return title, fmt.safe_body(text or "")
 
 
-class _FlockLock:
-    """fcntl.flock with a timeout: the same exclusive lock when a bare `python3` lacks filelock."""
-
-    def __init__(self, path: Path, timeout: float):
-        self.path, self.timeout, self.fd = path, timeout, None
-
-    def __enter__(self):
-        import fcntl
-
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(self.fd)
-                    raise TimeoutError(str(self.path)) from None
-                time.sleep(0.01)
-
-    def __exit__(self, *exc):
-        os.close(self.fd)  # closing releases the flock
-
-
 def _lock(memory_dir: Path):
-    try:
-        from filelock import FileLock  # lazy: reading and the digest stay stdlib-only
-    except ImportError:  # e.g. `python3 memory_search.py` outside the uv environment
-        return _FlockLock(memory_dir / LOCK_NAME, LOCK_TIMEOUT_SECONDS)
-    return FileLock(str(memory_dir / LOCK_NAME), timeout=LOCK_TIMEOUT_SECONDS)
+    return fsutil.lock(memory_dir / LOCK_NAME, LOCK_TIMEOUT_SECONDS)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a temp file next to the cache, fsync it, and rename it over `path` (same filesystem)."""
-    tmp_dir = path.parent / INDEX_DIR
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=tmp_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
-        except FileNotFoundError:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Atomic replace; the temp file goes in the index folder so the memory folder never shows one."""
+    fsutil.atomic_write(path, data, tmp_dir=path.parent / INDEX_DIR)
 
 
 def add(
