@@ -49,6 +49,8 @@ COPY_PATHS = [
     "scripts",
 ]
 
+INSTALL_FAILURES: list[str] = []  # why the automatic `npm ci` did not give a binary, for the skip message
+
 # npm installs the platform package next to the wrapper; its postinstall copies the binary into bin/.
 _NPM_DIR = E2E_DIR / "node_modules" / "@anthropic-ai"
 
@@ -72,15 +74,46 @@ def cli_version(cli: Path) -> str:
     return out.stdout.strip()
 
 
+def install_cli() -> str | None:
+    """Install the pinned client from package-lock.json with `npm ci`; None on success, else why not.
+
+    This makes the README's one test command (`uv run pytest`) complete on a fresh machine: the first run of
+    the tier installs the client (the npm registry is reachable wherever `uv sync` was).
+    """
+    if os.environ.get("CLAUDE_E2E_CLI"):
+        return "CLAUDE_E2E_CLI points at a missing file"
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm is not installed"
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=E2E_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"npm ci failed: {last}"
+    return None
+
+
 def require_cli() -> Path:
-    """The pinned binary. Missing: skip with the install command, but FAIL when $CI is set, so CI can never
-    pass by silently skipping the only tests that run the real client."""
+    """The pinned binary, installed with `npm ci` on first use. Not installable: skip with the install
+    command, but FAIL when $CI is set, so CI can never pass by silently skipping the only tests that run the
+    real client."""
     import pytest
 
     cli = find_cli()
     if cli is None:
+        why = install_cli()
+        cli = find_cli()
+        if cli is None and why:
+            INSTALL_FAILURES.append(why)
+    if cli is None:
         where = os.environ.get("CLAUDE_E2E_CLI") or "tests/e2e/node_modules"
-        message = f"Claude Code CLI {CLI_VERSION} not found at {where}; {INSTALL_HINT}"
+        tried = f" ({INSTALL_FAILURES[-1]})" if INSTALL_FAILURES else ""
+        message = f"Claude Code CLI {CLI_VERSION} not found at {where}{tried}; {INSTALL_HINT}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: the end-to-end tier must not be skipped)", pytrace=False)
         pytest.skip(message)
