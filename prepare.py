@@ -106,6 +106,7 @@ _CONSTANTS = _MANIFEST["constants"] if _MANIFEST else PROFILES["embedded"]
 MAX_SEQ_LEN = int(_CONSTANTS["MAX_SEQ_LEN"])
 VOCAB_SIZE = int(_CONSTANTS["VOCAB_SIZE"])
 EVAL_TOKENS = int(_CONSTANTS["EVAL_TOKENS"])
+TRAIN_TOKENS = int((_MANIFEST or {}).get("stats", {}).get("train_tokens", 0))  # 0 until prepared
 
 # ----------------------------------------------------------------------------------------------------
 # Small file helpers: every write goes to a .tmp first, then an atomic rename.

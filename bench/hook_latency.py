@@ -36,6 +36,7 @@ def payload(tool, tool_input):
     ).encode()
 
 
+TRAIN_HUNK = "".join((ROOT / "train.py").read_text(encoding="utf-8").splitlines(keepends=True)[:60])
 CASES = {
     "bash allow (tail -n 50 run.log)": payload("Bash", {"command": "tail -n 50 run.log"}),
     "bash deny (cat run.log)": payload("Bash", {"command": "cat run.log"}),
@@ -44,9 +45,10 @@ CASES = {
         "Bash",
         {"command": "git add train.py && git commit -m 'try: depth 10, see run.log' && git log --oneline -1"},
     ),
+    "bash grep metrics": payload("Bash", {"command": 'grep "^val_bpb:\\|^peak_vram_mb:" run.log'}),
     "read train.py": payload("Read", {"file_path": str(ROOT / "train.py")}),
-    "edit train.py": payload(
-        "Edit", {"file_path": str(ROOT / "train.py"), "old_string": "a", "new_string": "b"}
+    "edit train.py (a 60-line hunk)": payload(
+        "Edit", {"file_path": str(ROOT / "train.py"), "old_string": TRAIN_HUNK, "new_string": TRAIN_HUNK}
     ),
 }
 

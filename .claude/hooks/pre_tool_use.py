@@ -13,7 +13,6 @@ Stdlib only, always exits 0 (exit 2 would block every tool call). Outcomes:
 `--self-test` checks the install (library, config, every hook script settings.json names) and exits 0 or 1.
 """
 
-import json
 import os
 import sys
 
@@ -41,6 +40,8 @@ def load_config():
 
 
 def answer(decision):
+    from autoresearch import hookjson
+
     if decision.allowed and decision.updated_input is None:
         return ""
     out = {"hookEventName": "PreToolUse"}
@@ -50,12 +51,14 @@ def answer(decision):
             out["permissionDecisionReason"] = decision.reason
     else:
         out.update(permissionDecision="deny", permissionDecisionReason=decision.reason)
-    return json.dumps({"hookSpecificOutput": out})
+    return hookjson.dumps({"hookSpecificOutput": out})
 
 
 def judge(raw):
+    from autoresearch import hookjson  # json without `re`: start-up is most of this hook's cost
+
     try:
-        payload = json.loads(raw.decode("utf-8"))
+        payload = hookjson.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         note(f"stdin is not JSON ({exc.__class__.__name__}); allowing the call")
         return ""
@@ -75,6 +78,8 @@ def judge(raw):
 
 def self_test():
     """Check the install the way Claude Code will use it; print one line per check."""
+    import json
+
     problems = []
     try:
         with open(os.path.join(ROOT, ".claude", "settings.json"), encoding="utf-8") as fh:

@@ -31,6 +31,14 @@ def test_upstream_names_and_signatures(prep):
     assert tok.get_token_bytes("cpu").shape == (prep.VOCAB_SIZE,)
 
 
+def test_train_tokens_is_the_size_of_the_training_split(prep):
+    import numpy as np
+
+    manifest = prep._read_manifest()
+    files = [os.path.join(prep.CACHE_DIR, rel) for rel in manifest["splits"]["train"]]
+    assert prep.TRAIN_TOKENS == sum(len(np.load(f, mmap_mode="r")) for f in files) > 0
+
+
 def test_cache_dir_default_and_override(prep, monkeypatch, tmp_path):
     from harness_helpers import load_prepare
 

@@ -18,6 +18,7 @@ FULL = dict(
     mfu_percent=39.8,
     total_tokens_M=499.6,
     num_steps=953,
+    epochs=0.08,
     num_params_M=50.3,
     depth=8,
     device="cuda",

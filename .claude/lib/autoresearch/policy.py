@@ -11,9 +11,11 @@ a command the reader cannot follow is denied only when it names a guarded file.
 from __future__ import annotations
 
 import os
-import re
 
 from . import shellparse
+from .shellparse import is_uint, short_flags
+
+# `re` (~6 ms of start-up, a third of the hook's budget) is imported only where a rare case needs it.
 
 RUNNER_SCRIPT = "scripts/experiment.py"  # the supervised runner (writes run.log itself)
 MEMORY_CLI = ".claude/lib/memory/memory_search.py"  # the only writer of the memory files
@@ -283,15 +285,16 @@ class _Judge:
         if name == "Write":
             dep_edit = _dependency_lines(texts[0] if texts else "") != _dependency_lines(_read_text(path))
         else:
-            dep_edit = any(_DEPENDENCY.search(text) for text in texts)
+            dep_edit = any(_mentions_dependency(text) for text in texts)
         self.write(path, "write", dep_edit=dep_edit)
 
     def code_written(self, texts):
         """Code written now and run later (train.py, a helper script) must not write a protected file."""
         for text in texts:
-            if not _WRITE_WORDS.search(text):
+            names = [p for p in self.t.protected if _may_reveal(text, os.path.basename(p))]
+            if not names or not _writes_files(text):
                 continue
-            for p in self.t.protected:
+            for p in names:
                 if os.path.basename(p) in _join_literals(text):
                     self.add("protected-files", self.why.protected(p))
 
@@ -333,8 +336,8 @@ class _Judge:
                 self.add("log-flood", self.why.log_flood(f"{key} {ctx} prints too much context"))
                 return
         pattern = tool_input.get("pattern")
-        flags = re.IGNORECASE if tool_input.get("-i") else 0
-        if not isinstance(pattern, str) or _matches_everything(pattern, "ere", flags):
+        icase = bool(tool_input.get("-i"))
+        if not isinstance(pattern, str) or _matches_everything(pattern, "ere", icase):
             self.add("log-flood", self.why.log_flood("this Grep pattern matches every line"))
 
     # -- writes, from any route
@@ -392,6 +395,7 @@ class _Judge:
 
     def mentions(self, text, why, unreadable=False, rules=None):
         import fnmatch
+        import re
 
         views = _views(text)
         tokens = re.split(r"[\s'\"()$`;|&<>=]+", text[:20_000])
@@ -471,7 +475,7 @@ class _Judge:
         if cmd.opaque:
             return
         handler = _HANDLERS.get(name)
-        if handler is None and re.fullmatch(r"python[\d.]*|pypy[\d.]*", name):
+        if handler is None and _is_python(name):
             handler = _Judge.python
         if handler is not None:
             handler(self, cmd)
@@ -554,11 +558,11 @@ class _Judge:
         if not patterns:
             return False
         mode = flags.get("mode", "bre")
-        rx = re.IGNORECASE if flags.get("icase") else 0
+        icase = bool(flags.get("icase"))
         for pat in patterns:
             if pat is None:
                 continue  # -f FILE: the patterns are unknown; trust it like any targeted grep
-            if _matches_everything(pat, mode, rx, whole_line=flags.get("line", False)):
+            if _matches_everything(pat, mode, icase, whole_line=flags.get("line", False)):
                 return False
         return True
 
@@ -566,7 +570,7 @@ class _Judge:
         files = self.files(
             cmd, skip_values=("-n", "-c", "--lines", "--bytes", "-s", "--sleep-interval", "--pid")
         )
-        files = [a for a in files if not re.fullmatch(r"[+-]?\d+", a.value) or _is_path(a, cmd)]
+        files = [a for a in files if not _is_count(a.value) or _is_path(a, cmd)]
         reading = [p for a in files for p in self.paths(a, cmd, reader=True) if p == self.t.log]
         if cmd.xargs and self.head_tail_ok(cmd) is not None:
             self.reading.append(f"xargs feeds {cmd.name} file names at run time")
@@ -596,7 +600,7 @@ class _Judge:
                         val = args[k]
                     value = (key[2], val)
             elif v.startswith("-") and len(v) > 1:
-                if re.fullmatch(r"-\d+", v):
+                if is_uint(v[1:]):
                     value = ("l", v[1:])
                 else:
                     body = v[1:]
@@ -613,7 +617,7 @@ class _Judge:
             if value is not None:
                 kind, text = value
                 kind = "l" if kind in ("l", "n") else "b"
-                if not re.fullmatch(r"\d+", text or ""):
+                if not is_uint(text):
                     return f"`{cmd.name}` with {text or 'no count'} is not a small fixed count"
                 count = int(text)
                 if kind == "l" and count > limit:
@@ -640,7 +644,7 @@ class _Judge:
             return
         code = "\n".join(_views(code)[:2] + [_join_literals(code)])
         t = self.t
-        writes = bool(_WRITE_WORDS.search(code))
+        writes = _writes_files(code)
         if os.path.basename(t.log) in code:
             self.add("log-flood", self.why.log_flood(f"`{cmd.name}` code that opens the log"))
         if _TIME_BUDGET_ENV in code and _sets_env(code, _TIME_BUDGET_ENV):
@@ -650,7 +654,7 @@ class _Judge:
             stem = os.path.splitext(base)[0]
             if base in code and (writes or cmd.name in ("sed", "awk", "gawk", "mawk", "nawk")):
                 self.add("protected-files", self.why.protected(p))
-            elif stem != base and writes and re.search(r"\b" + re.escape(stem) + r"\b.*__file__", code):
+            elif stem != base and writes and _names_own_file(stem, code):
                 self.add("protected-files", self.why.protected(p))
         if not writes:
             return
@@ -882,9 +886,9 @@ class _Judge:
             elif v.startswith("--target-directory="):
                 target_dir = shellparse.Arg(v.partition("=")[2])
         recursive = name in ("mv", "rsync") or any(
-            re.fullmatch(r"-[A-Za-z]*[rRa][A-Za-z]*|--recursive|--archive", v) for v in args
+            v in ("--recursive", "--archive") or any(c in short_flags(v) for c in "rRa") for v in args
         )
-        as_file = any(re.fullmatch(r"-[A-Za-z]*T[A-Za-z]*|--no-target-directory", v) for v in args)
+        as_file = any(v == "--no-target-directory" or "T" in short_flags(v) for v in args)
         if target_dir is None and len(files) < 2:
             if name == "ln" and files:
                 sources, dest = files, None
@@ -924,7 +928,7 @@ class _Judge:
     def remove(self, cmd):
         args = [a.value for a in cmd.args[1:]]
         recursive = cmd.name in ("rmdir",) or any(
-            re.fullmatch(r"-[A-Za-z]*[rR][A-Za-z]*|--recursive", v) for v in args
+            v == "--recursive" or any(c in short_flags(v) for c in "rR") for v in args
         )
         if cmd.xargs:
             self.hidden.append(f"xargs feeds {cmd.name} file names at run time")
@@ -946,7 +950,7 @@ class _Judge:
             kind = "meta"
         if cmd.xargs:
             self.hidden.append(f"xargs feeds {cmd.name} file names at run time")
-        recursive = any(re.fullmatch(r"-[A-Za-z]*R[A-Za-z]*|--recursive", a.value) for a in cmd.args)
+        recursive = any(a.value == "--recursive" or "R" in short_flags(a.value) for a in cmd.args)
         for a in files:
             for p in self.paths(a, cmd, recursive=recursive):
                 self.write(p, kind, recursive=recursive, source_text=cmd.raw)
@@ -960,7 +964,7 @@ class _Judge:
         if cmd.name == "tar":
             keys = argv[0].lstrip("-") if argv and not argv[0].startswith("--") else ""
             extracting = (keys.isalpha() and "x" in keys) or any(
-                v in ("--extract", "--get") or re.fullmatch(r"-[A-Za-z]*x[A-Za-z]*", v) for v in argv
+                v in ("--extract", "--get") or "x" in short_flags(v) for v in argv
             )
             if not extracting:
                 self.generic(cmd)
@@ -1068,6 +1072,8 @@ class _Judge:
         if text is None:
             self.hidden.append(f"{cmd.name} applies a patch the guard cannot read")
             return
+        import re
+
         for line in text.splitlines():
             m = re.match(r"(?:\+\+\+|---|\*\*\*|diff --git|rename (?:from|to)|copy (?:from|to))\s+(.*)", line)
             if not m:
@@ -1086,7 +1092,7 @@ class _Judge:
         words = [v for v in argv if not v.startswith("-")]
         sub = words[0] if words else ""
         what = None
-        if name in ("pip", "pip3", "pipx", "easy_install") or re.fullmatch(r"pip\d(\.\d+)?", name):
+        if name in ("pip", "pip3", "pipx", "easy_install") or _is_versioned_pip(name):
             if (
                 name == "easy_install"
                 or sub in _PIP_INSTALLS
@@ -1192,7 +1198,7 @@ class _GitView:
         for o in self.opts:
             if o in flags or o.split("=")[0] in flags:
                 return True
-            if letters and re.fullmatch(r"-[A-Za-z]+", o) and any(ch in o[1:] for ch in letters):
+            if letters and any(ch in short_flags(o) for ch in letters):
                 return True
         return False
 
@@ -1427,10 +1433,58 @@ _INTERESTING = {
     "comm", "join", "jq", "tr", "expand", "unexpand", "view", "split", "csplit",
 }  # fmt: skip
 _PIP_INSTALLS = {"install", "uninstall", "download", "wheel", "remove"}
-_WRITE_WORDS = re.compile(
-    r"write|open\s*\([^)]*['\"][rb]?[wax+]|unlink|remove|rename|replace|rmtree|copy|move|truncate|chmod|"
-    r"system|subprocess|popen|exec|spawn|shutil|touch|mkdir|symlink|[^<]>|\bw\b|sed|print\s*\{|printf\s*>|dump"
-)
+# Could program text write or delete files? A deliberately broad test in two parts: plain words, and
+# any `>` not after `<` (redirects, but also `->` and comparisons), both checked without `re`; then
+# the rare shapes only a regex reads (open(..., "w"), a bare w, perl's print {FH}).
+_WRITE_WORDS = (
+    "write", "unlink", "remove", "rename", "replace", "rmtree", "copy", "move", "truncate", "chmod",
+    "system", "subprocess", "popen", "exec", "spawn", "shutil", "touch", "mkdir", "symlink", "sed", "dump",
+)  # fmt: skip
+_WRITE_SHAPES = r"open\s*\([^)]*['\"][rb]?[wax+]|\bw\b|print\s*\{"
+
+
+def _writes_files(code):
+    """Could this program text write or delete files? (a deliberately broad word list)"""
+    if any(word in code for word in _WRITE_WORDS):
+        return True
+    arrow = code.find(">", 1)
+    while arrow > 0:
+        if code[arrow - 1] != "<":
+            return True
+        arrow = code.find(">", arrow + 1)
+    import re
+
+    return re.search(_WRITE_SHAPES, code) is not None
+
+
+def _names_own_file(stem, code):
+    """Does the code build its own path from `__file__` after naming `stem` (e.g. prepare)?"""
+    import re
+
+    return re.search(r"\b" + re.escape(stem) + r"\b.*__file__", code) is not None
+
+
+def _is_python(name):
+    """python, python3, python3.11, pypy3 ..."""
+    for stem in ("python", "pypy"):
+        if name.startswith(stem):
+            return all(c in "0123456789." for c in name[len(stem) :])
+    return False
+
+
+def _is_versioned_pip(name):
+    """pip3.11, pip2 ... (`pip\\d(\\.\\d+)?`)"""
+    version = name[3:]
+    if not name.startswith("pip") or not version[:1].isdigit() or not version[:1].isascii():
+        return False
+    return version[1:] == "" or (version[1] == "." and is_uint(version[2:]))
+
+
+def _is_count(text):
+    """A number argument such as 50, +10 or -5 (not a file name)."""
+    return is_uint(text[1:] if text[:1] in ("+", "-") else text)
+
+
 _HANDLERS = {
     "grep": _Judge.grep,
     "egrep": _Judge.grep,
@@ -1539,11 +1593,15 @@ def _as_int(value):
     return None
 
 
-_DEPENDENCY = re.compile(r"dependenc|==|>=|~=|<=")
+_DEPENDENCY = ("dependenc", "==", ">=", "~=", "<=")
+
+
+def _mentions_dependency(text):
+    return any(word in text for word in _DEPENDENCY)
 
 
 def _dependency_lines(text):
-    return sorted(line.strip() for line in text.splitlines() if _DEPENDENCY.search(line))
+    return sorted(line.strip() for line in text.splitlines() if _mentions_dependency(line))
 
 
 def _read_text(path, limit=1024 * 1024):
@@ -1624,7 +1682,7 @@ def _grep_options(cmd):
     end = False
 
     def number(text):
-        return int(text) if re.fullmatch(r"\d+", text or "") else 10**9
+        return int(text) if is_uint(text) else 10**9
 
     while k < len(args):
         a = args[k]
@@ -1753,16 +1811,47 @@ def _bre_to_python(pattern):
     return "".join(out)
 
 
-def _matches_everything(pattern, mode, flags=0, whole_line=False):
+def _literal_alternatives(pattern, mode):
+    """`^val_bpb:\\|^peak_vram_mb:` -> [(True, "val_bpb:", False), ...]: (anchored at start, text,
+    anchored at end) per alternative, or None when any alternative is more than a plain string."""
+    special = "\\.[]*^$" if mode == "bre" else "\\.[]*^$+?(){}|"
+    out = []
+    for alt in pattern.split("\\|" if mode == "bre" else "|"):
+        start, end = alt.startswith("^"), alt.endswith("$") and len(alt) > 1
+        text = alt[1 if start else 0 : -1 if end else len(alt)]
+        if not text or any(c in special for c in text):
+            return None
+        out.append((start, text, end))
+    return out
+
+
+def _literal_matches(line, start, text, end, whole_line):
+    if whole_line or (start and end):
+        return line == text
+    if start:
+        return line.startswith(text)
+    return line.endswith(text) if end else text in line
+
+
+def _matches_everything(pattern, mode, icase=False, whole_line=False):
     """Would this pattern print (nearly) every line of a training log?"""
     if pattern == "":
         return True
     if mode == "fixed":
         return False
+    literals = _literal_alternatives(pattern, mode)
+    if literals is not None:  # the protocol's own greps: answered without `re`
+        fold = str.lower if icase else str
+        literals = [(start, fold(text), end) for start, text, end in literals]
+        return all(
+            any(_literal_matches(fold(line), *alt, whole_line) for alt in literals) for line in _SAMPLES
+        )
+    import re
+
     rx = _bre_to_python(pattern) if mode == "bre" else pattern
     rx = rx.replace("[[:space:]]", r"\s").replace("[[:alnum:]]", r"[A-Za-z0-9]").replace("[[:print:]]", ".")
     try:
-        compiled = re.compile(rx, flags)
+        compiled = re.compile(rx, re.IGNORECASE if icase else 0)
     except (re.error, RecursionError, OverflowError, ValueError):
         return False
     match = compiled.fullmatch if whole_line else compiled.search
@@ -1772,27 +1861,67 @@ def _matches_everything(pattern, mode, flags=0, whole_line=False):
         return False
 
 
-_B64 = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
-_HEX = re.compile(r"(?:\\x)?([0-9a-fA-F]{2}(?:\\x)?){4,}")
+_B64 = r"[A-Za-z0-9+/]{8,}={0,2}"
+_HEX = r"(?:\\x)?([0-9a-fA-F]{2}(?:\\x)?){4,}"
 
 
 def _sets_env(code, name):
     """Does this program text set the variable (environ[...] =, a dict entry, putenv, setdefault)?"""
+    import re
+
     assigns = re.search(re.escape(name) + r"""['"]?\s*\]?\s*(=(?!=)|:)""", code)
     return bool(assigns) or any(word in code for word in ("putenv", "setdefault", "export "))
 
 
 def _join_literals(text):
-    """'pre' + 'pare.py', "pre" "pare.py", 'pre'.'pare.py' -> prepare.py (split-string obfuscation)."""
-    return re.sub(r"""(['"])\s*[+.,]?\s*(['"])""", "", text)
+    r"""'pre' + 'pare.py', "pre" "pare.py", 'pre'.'pare.py' -> prepare.py (split-string obfuscation).
+
+    Deletes, left to right, each quote + optional whitespace + at most one of `+ . ,` + optional
+    whitespace + quote: the regex (['"])\s*[+.,]?\s*(['"]) with re.sub, hand-written to skip `re`.
+    """
+    out = []
+    done = i = 0
+    n = len(text)
+    while i < n:
+        if text[i] not in "'\"":
+            i += 1
+            continue
+        j = i + 1
+        while j < n and text[j].isspace():
+            j += 1
+        if j < n and text[j] in "+.,":
+            j += 1
+            while j < n and text[j].isspace():
+                j += 1
+        if j < n and text[j] in "'\"":
+            out.append(text[done:i])
+            done = i = j + 1
+        else:
+            i += 1
+    out.append(text[done:])
+    return "".join(out)
+
+
+# Everything _join_literals can delete, for an ASCII text: its \s, the quotes and + . ,
+_JOIN_JUNK = str.maketrans("", "", " \t\n\r\f\v\x1c\x1d\x1e\x1f'\"+.,")
+
+
+def _may_reveal(text, name):
+    """Could `name` be in _join_literals(text)? A regex-free pre-filter: the join only deletes
+    _JOIN_JUNK, so squashing both sides keeps any match. Non-ASCII text always answers yes."""
+    if not text.isascii():
+        return True
+    return name.translate(_JOIN_JUNK) in text.translate(_JOIN_JUNK)
 
 
 def _views(text):
     """The text, plus what quote removal and common encodings (base64, hex, escapes, rev) reveal."""
+    import re
+
     views = [text, re.sub(r"[\"'\\]", "", text)]
     if len(text) > 200_000:
         return views
-    for m in _B64.finditer(text):
+    for m in re.finditer(_B64, text):
         chunk = m.group(0)
         try:
             import base64
@@ -1800,7 +1929,7 @@ def _views(text):
             views.append(base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=False).decode("latin-1"))
         except (ValueError, TypeError):
             pass
-    for m in _HEX.finditer(text):
+    for m in re.finditer(_HEX, text):
         digits = re.sub(r"\\x", "", m.group(0))
         if len(digits) % 2 == 0:
             try:
@@ -1874,13 +2003,13 @@ def load_config(root: str):
 
     Raises config.ConfigError like config.load(); a broken or stale cache is simply rebuilt.
     """
-    import json
+    from . import hookjson
 
     root = os.path.realpath(root)
     key = _cache_key(root)
     try:
         with open(CACHE_FILE, encoding="utf-8") as fh:
-            data = json.load(fh)
+            data = hookjson.loads(fh.read())
         if data.get("root") == root and data.get("key") == key:
             return CachedConfig(root, data["values"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -1894,7 +2023,7 @@ def load_config(root: str):
     from . import fsutil  # only on a cache miss
 
     try:
-        text = json.dumps({"root": root, "key": key, "values": values})
+        text = hookjson.dumps({"root": root, "key": key, "values": values})
         fsutil.atomic_write(CACHE_FILE, text.encode("utf-8"))
     except (OSError, TypeError, ValueError):
         pass  # no cache this time; the next call reads the config again

@@ -15,19 +15,55 @@ that hides what it runs is marked `opaque` so the policy can fail closed on prot
 from __future__ import annotations
 
 import os
-import re
 
+# `re` is imported only inside the rare paths below (case, $'...', {1..3}): it costs the hook ~6 ms.
 MAX_DEPTH = 6  # nested bash -c / eval / scripts
 MAX_COMMANDS = 400  # simple commands per tool call
 MAX_CHARS = 200_000  # longer command lines are not parsed (the policy falls back to a name check)
 MAX_SCRIPT_BYTES = 256 * 1024  # shell scripts read from disk to follow `bash x.sh`
 
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish"}
-_ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARS = _NAME_START | frozenset("0123456789")
+_DIGITS = frozenset("0123456789")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_GLOB_ESCAPES = str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"})
 _KEYWORD_PREFIX = {"if", "then", "elif", "else", "do", "while", "until", "!", "time"}
 _KEYWORD_END = {"fi", "done", "esac", "}"}
 _META = set(" \t\n;&|()<>")
+
+
+def name_end(s: str, i: int = 0) -> int:
+    """End of the shell name ([A-Za-z_][A-Za-z0-9_]*) starting at s[i]; i when none starts there."""
+    if i >= len(s) or s[i] not in _NAME_START:
+        return i
+    j = i + 1
+    while j < len(s) and s[j] in _NAME_CHARS:
+        j += 1
+    return j
+
+
+def assignment_end(s: str) -> int:
+    """Length of a leading `NAME=` or `NAME+=` in s; 0 when s does not start with one."""
+    j = name_end(s)
+    if j == 0:
+        return 0
+    if s.startswith("=", j):
+        return j + 1
+    return j + 2 if s.startswith("+=", j) else 0
+
+
+def is_uint(text) -> bool:
+    """ASCII digits only, at least one (what `\\d+` means to a shell tool)."""
+    return bool(text) and all(c in _DIGITS for c in text)
+
+
+def short_flags(word: str) -> str:
+    """The letters of a bundled short option (`-rf` -> "rf"); "" for anything else."""
+    letters = word[1:]
+    if word[:1] == "-" and letters and all(c in _LETTERS for c in letters):
+        return letters
+    return ""
 
 
 class ShellSyntaxError(Exception):
@@ -286,6 +322,8 @@ class _Syntax:
                     simple.words.append(word)
                     continue
                 if head == "case":
+                    import re
+
                     m = re.compile(r"(^|[\s;])esac($|[\s;)&|])").search(self.s, self.i)
                     stop = m.end(0) if m else self.n
                     self.opaque.append(self.s[start:stop])
@@ -343,10 +381,15 @@ class _Syntax:
     def redirect(self, simple):
         j = self.i
         fd = None
-        m = re.compile(r"\d+|\{[A-Za-z_][A-Za-z0-9_]*\}").match(self.s, j)
-        if m and self.s[m.end() : m.end() + 1] in ("<", ">"):
-            fd = m.group(0)
-            j = m.end()
+        k = j
+        while k < self.n and self.s[k] in _DIGITS:
+            k += 1
+        if k == j and self.s.startswith("{", j):
+            close = name_end(self.s, j + 1)
+            k = close + 1 if close > j + 1 and self.s.startswith("}", close) else j
+        if k > j and self.s[k : k + 1] in ("<", ">"):  # 2>, {fd}>
+            fd = self.s[j:k]
+            j = k
         for op in ("&>>", "<<<", "<<-", "&>", ">>", ">|", ">&", "<&", "<>", "<<", "<", ">"):
             if self.s.startswith(op, j):
                 break
@@ -385,7 +428,7 @@ class _Syntax:
         while self.i < self.n:
             c = self.s[self.i]
             if c in _META:
-                if c == "(" and lit and _ASSIGN.fullmatch("".join(lit)) and not word.parts:
+                if c == "(" and lit and _is_assignment("".join(lit)) and not word.parts:
                     # array assignment a=(x y): keep it as one literal
                     close = self.s.find(")", self.i)
                     if close < 0:
@@ -487,9 +530,9 @@ class _Syntax:
             if close < 0:
                 raise ShellSyntaxError("missing '}' in ${...}")
             inner = self.s[self.i + 2 : close]
-            m = _NAME.match(inner)
-            name = m.group(0) if m else inner
-            if m and m.end() < len(inner):
+            end = name_end(inner)
+            name = inner[:end] if end else inner
+            if end and end < len(inner):
                 name = inner  # ${X:-y}, ${X/a/b}: not a plain value
             word.add("var", name, quoted)
             self.i = close + 1
@@ -499,10 +542,10 @@ class _Syntax:
         elif nxt == '"' and not quoted:
             self.i += 1  # $"..." is a translated string: same as "..."
         else:
-            m = _NAME.match(self.s, self.i + 1)
-            if m:
-                word.add("var", m.group(0), quoted)
-                self.i = m.end()
+            end = name_end(self.s, self.i + 1)
+            if end > self.i + 1:
+                word.add("var", self.s[self.i + 1 : end], quoted)
+                self.i = end
             elif nxt and nxt in "0123456789@*#?$!-":
                 word.add("var", nxt, quoted)
                 self.i += 2
@@ -545,8 +588,15 @@ class _Syntax:
         return body
 
 
+def _is_assignment(text):
+    """Exactly `NAME=` or `NAME+=` (the start of an array assignment `a=(x y)`)."""
+    return bool(text) and assignment_end(text) == len(text)
+
+
 def _ansi_c(s, i):
     """Decode $'...' starting just after the quote; returns (text, index after the closing quote)."""
+    import re
+
     out = []
     simple = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f"}
     simple.update({"v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"})
@@ -707,6 +757,8 @@ def brace_expand(text: str, limit: int = 64) -> list[str]:
                 inner = text[start + 1 : k]
                 opts = _split_top_commas(inner)
                 if len(opts) == 1:
+                    import re
+
                     m = re.fullmatch(r"(-?\d+)\.\.(-?\d+)", inner)
                     if not m:
                         continue
@@ -821,7 +873,7 @@ class _Expander:
     def simple(self, simple, cwd, base_out, base_err, depth, by_simple, base_in):
         words = list(simple.words)
         assigns = []
-        while words and _ASSIGN.match(words[0].unquoted_prefix() or ""):
+        while words and assignment_end(words[0].unquoted_prefix() or ""):
             assigns.append(words.pop(0))
         args = []
         for w in words:
@@ -1093,7 +1145,7 @@ class _Expander:
                     elif v.startswith("-") and v != "-" or v == "--":
                         opts.append(v)
                         k += 1
-                    elif _ASSIGN.match(v):
+                    elif assignment_end(v):
                         cmd.assigned.append(v.partition("=")[0].rstrip("+"))
                         k += 1
                     else:
@@ -1157,7 +1209,7 @@ class _Expander:
 
 
 def _glob_escape(text):
-    return re.sub(r"([*?\[])", r"[\1]", text)
+    return text.translate(_GLOB_ESCAPES)
 
 
 def _skip_options(args, takes_value):

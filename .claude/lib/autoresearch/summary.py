@@ -36,6 +36,7 @@ SUMMARY_FIELDS: tuple[SummaryField, ...] = (
     SummaryField("mfu_percent", float, "%.2f"),
     SummaryField("total_tokens_M", float, "%.1f"),
     SummaryField("num_steps", int, "%d"),
+    SummaryField("epochs", float, "%.2f"),  # passes over the training split
     SummaryField("num_params_M", float, "%.1f"),
     SummaryField("depth", int, "%d"),
     SummaryField("device", str, "%s"),
