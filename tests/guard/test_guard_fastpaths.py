@@ -44,9 +44,8 @@ EVERYDAY = {
 SLOW_MODULES = {"re", "json", "enum", "functools", "collections", "tomllib", "pathlib", "typing"}
 
 
-@pytest.mark.parametrize("name", sorted(EVERYDAY))
-def test_everyday_calls_import_no_slow_module(name):
-    tool, tool_input = EVERYDAY[name]
+def hook_imports(tool, tool_input):
+    """Run the real hook once; return (the modules it imported, its stdout)."""
     payload = {"hook_event_name": "PreToolUse", "cwd": str(REPO), "tool_name": tool, "tool_input": tool_input}
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-X", "importtime", str(HOOK)],
@@ -57,10 +56,32 @@ def test_everyday_calls_import_no_slow_module(name):
         check=True,
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
+    return imported, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def cached_config():
+    """The first call after a checkout or a config edit reads pyproject.toml (tomllib, pathlib) and writes
+    the cache; every later call reads the cache. Make sure this test sees the steady state."""
+    imported, _ = hook_imports("Bash", {"command": "true"})
+    assert os.path.exists(policy.CACHE_FILE)
+    return imported
+
+
+def test_a_cold_call_reads_the_config_and_a_warm_one_does_not(cached_config):
+    os.utime(REPO / "pyproject.toml")  # a human's edit: the cache key (mtime) changes
+    cold, _ = hook_imports("Bash", {"command": "true"})
+    warm, _ = hook_imports("Bash", {"command": "true"})
+    assert "tomllib" in cold and "tomllib" not in warm
+
+
+@pytest.mark.parametrize("name", sorted(EVERYDAY))
+def test_everyday_calls_import_no_slow_module(name, cached_config):
+    imported, stdout = hook_imports(*EVERYDAY[name])
     assert "autoresearch.policy" in imported  # the call was really judged
     assert not imported & SLOW_MODULES, f"{name} imported {sorted(imported & SLOW_MODULES)}"
     if name == "denied cat":
-        assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+        assert json.loads(stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
 def test_a_rare_command_still_gets_the_regex_checks():

@@ -220,10 +220,35 @@ def test_met_budget_still_waits_for_the_in_flight_run(project, sleeper):
         }
     )
     reason = reason_of(project.stop())
-    assert reason.startswith("Budget met (max_hours reached")
-    assert "in flight" in reason
+    assert reason.startswith("Stop requested (max_hours reached")
+    assert "in flight" in reason and "without a new experiment" in reason
     project.update_state(in_flight=None)
     assert "max_hours reached" in assert_allowed(project.stop())
+
+
+def test_stop_sentinel_waits_for_the_in_flight_run_then_allows(project, sleeper):
+    """STOP is a graceful stop: the run already paid for lands in results.tsv first."""
+    project.setup_state()
+    project.measured_baseline(1.0)
+    commit = project.commit_change("depth 4")
+    project.update_state(
+        in_flight={
+            "pid": sleeper.pid,
+            "pgid": sleeper.pid,
+            "runner_pid": sleeper.pid,
+            "commit": commit,
+            "base_commit": project.baseline,
+            "started_at": iso_ago(minutes=2),
+            "log": "run.log",
+        }
+    )
+    project.cfg.stop_sentinel.touch()
+    reason = reason_of(project.stop())
+    assert reason.startswith("Stop requested (.autoresearch/STOP exists")
+    assert f"a run of {commit[:7]} is in flight" in reason and "then record it" in reason
+    assert "form the next hypothesis" not in reason
+    project.update_state(in_flight=None)
+    assert ".autoresearch/STOP exists" in assert_allowed(project.stop())
 
 
 # --- never spin ---

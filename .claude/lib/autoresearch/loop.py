@@ -6,8 +6,9 @@ three `*_hook` functions below; everything they decide is here, on top of the ru
 (results.tsv) and `gitutil.current_branch`. Documented in docs/loop-hooks.md.
 
     stop_hook          block the stop (exit 0 + {"decision":"block","reason":...}) while a run is active
-                       on this branch; allow it on the STOP sentinel, a met budget, or SPIN_CAP blocks in a
-                       row without progress. Outside an active run: no output at all.
+                       on this branch; allow it on the STOP sentinel or a met budget once no run is
+                       pending, or after SPIN_CAP blocks in a row without progress. Outside an active
+                       run: no output at all.
     session_start_hook {"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":...}}:
                        status + memory digest + the next step, at most CONTEXT_MAX_CHARS characters.
     pre_compact_hook   copies state.json, results.tsv, runs.jsonl and a status.txt into a timestamped
@@ -224,13 +225,13 @@ def stop_decision(cfg, payload: dict) -> dict | None:
     if st is None:
         return None
     where = f"autoresearch run {st['tag']} on {st['branch']}"
-    if cfg.stop_sentinel.exists():
-        _write_counter(cfg, progress_fingerprint(cfg), 0)
-        rel = f"{cfg.state_dir}/{cfg.stop_sentinel.name}"
-        return {"systemMessage": f"{where}: stop allowed because {rel} exists (remove it to resume)."}
     info = _info(cfg)
     met, budgets = budget_report(cfg, st, info)
+    sentinel = f"{cfg.state_dir}/{cfg.stop_sentinel.name}"
+    if cfg.stop_sentinel.exists():
+        met = f"{sentinel} exists (remove it to resume)"
     if met and not pending_work(info):
+        _write_counter(cfg, progress_fingerprint(cfg), 0)
         return {"systemMessage": f"{where}: stop allowed because {met}."}
 
     fingerprint = progress_fingerprint(cfg)
@@ -251,11 +252,13 @@ def stop_decision(cfg, payload: dict) -> dict | None:
         f"best {cfg.metric} {best['val_bpb']:.6f} ({best['commit']})" if best else "nothing kept yet",
         budgets,
     ]
-    lead = f"Budget met ({met}), but one step is pending. " if met else ""
+    lead = ""
+    if met:  # a graceful stop: the pending result must land in results.tsv first
+        lead = f"Stop requested ({met}), but one step is pending: do it, then stop without a new experiment. "
     reason = (
         f"{lead}The {where} is active ({'; '.join(facts)}). "
         f"Next step: {next_step(cfg, info)}. "
-        f"The loop continues until a human creates {cfg.state_dir}/{cfg.stop_sentinel.name} or a budget in "
+        f"The loop continues until a human creates {sentinel} or a budget in "
         f"[tool.autoresearch.stop] is met (stop blocked {blocks + 1}/{SPIN_CAP} times without progress)."
     )
     return {"decision": "block", "reason": reason}

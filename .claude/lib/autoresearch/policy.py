@@ -1314,7 +1314,8 @@ class _GitView:
             and len(self.before) == 1
             and not self._existing(self.before[0])
         ):
-            return  # creating or switching a branch
+            self.do_switch()  # creating or switching a branch: fine unless it swaps a guarded file
+            return
         if self.dashdash:
             rev = bool(self.before)
             specs = self.paths
@@ -1364,6 +1365,69 @@ class _GitView:
             if p == self.t.log and not self.has("--stat", "--quiet", "--numstat", "--shortstat"):
                 self.j.add("log-flood", self.j.why.log_flood("`git diff --no-index` prints the whole log"))
 
+    # -- commands that move the work tree to another commit's content. Each asks git which guarded files
+    # (protected and guard paths) the move would change; a rev git cannot resolve is git's own error.
+
+    def _moves(self, *diff_args):
+        t = self.t
+        specs = [t.rel(p) for p in (*t.protected, *t.guard)]
+        lines = self.git_lines("diff", "--name-only", "--no-renames", *diff_args, "--", *specs)
+        for rel in lines or []:
+            self.j.write(os.path.join(t.root, rel), "write")
+
+    def _revs(self):
+        return [a.value for a in self.before if not a.dynamic]
+
+    def _in_progress(self):
+        return self.has("--abort", "--continue", "--skip", "--quit", "--edit-todo")
+
+    def do_switch(self):
+        revs = self._revs()
+        if revs and not self.has("--orphan"):
+            self._moves("HEAD", revs[-1])  # the branch, or the start point of -c/-b
+
+    def do_reset(self):
+        revs = self._revs()
+        if not revs or not self.has("--hard", "--merge", "--keep") or self.paths:
+            return
+        if revs[0].startswith(("HEAD~", "HEAD^", "@~", "@^")):
+            return  # the protocol's discard steps back over the loop's own commits: no git call on that path
+        self._moves("HEAD", revs[0])
+
+    def do_merge(self):
+        if self._in_progress():
+            return
+        for rev in self._revs() or ["@{upstream}"]:
+            self._moves(f"HEAD...{rev}")  # what the other side changed since the merge base
+
+    def do_pull(self):
+        revs = self._revs()
+        target = f"{revs[0]}/{revs[1]}" if len(revs) >= 2 else "@{upstream}"
+        self._moves(f"HEAD...{target}")  # as of the last fetch: the best the guard can know offline
+
+    def do_rebase(self):
+        if self._in_progress():
+            return
+        onto = None
+        for i, a in enumerate(self.rest):
+            if a.value == "--onto" and i + 1 < len(self.rest):
+                onto = self.rest[i + 1].value
+            elif a.value.startswith("--onto="):
+                onto = a.value.partition("=")[2]
+        revs = self._revs()
+        self._moves(f"HEAD...{onto or (revs[0] if revs else '@{upstream}')}")
+
+    def do_cherry_pick(self):
+        if self._in_progress():
+            return
+        for rev in self._revs():
+            if ".." in rev:
+                self._moves(*rev.split("..", 1))  # A..B: everything B adds over A
+            else:
+                self._moves(f"{rev}^", rev)
+
+    do_revert = do_cherry_pick
+
     def do_stash(self):
         if self.has("-u", "--include-untracked", "-a", "--all", letters="ua"):
             self.j.add(
@@ -1403,6 +1467,11 @@ _GIT_VALUE_OPTS = {
     },
     "checkout": {"-b", "-B", "--orphan", "--conflict"},
     "switch": {"-c", "-C", "--orphan"},
+    "merge": {"-m", "-F", "--file", "-s", "--strategy", "-X", "--strategy-option", "--into-name"},
+    "pull": {"-s", "--strategy", "-X", "--strategy-option", "--depth", "--upload-pack"},
+    "rebase": {"--onto", "-s", "--strategy", "-X", "--strategy-option", "-x", "--exec"},
+    "cherry-pick": {"-m", "--mainline", "-s", "--strategy", "-X", "--strategy-option"},
+    "revert": {"-m", "--mainline", "-s", "--strategy", "-X", "--strategy-option"},
     "restore": {"-s", "--source"},
     "add": {"--chmod", "--pathspec-from-file"},
     "rm": {"--pathspec-from-file"},
