@@ -4,6 +4,9 @@ Bash rows are plain command strings; other tools are (tool_name, tool_input) pai
 file-tool rows are relative to the test project and made absolute by the test, as Claude Code does.
 """
 
+from pathlib import Path
+
+REAL_TRAIN = (Path(__file__).resolve().parents[2] / "train.py").read_text(encoding="utf-8")
 B64_PREPARE = "cHJlcGFyZS5weQ=="  # base64 of prepare.py
 B64_RUNLOG = "cnVuLmxvZw=="  # base64 of run.log
 B64_OPEN_PREPARE = "b3BlbigncHJlcGFyZS5weScsJ3cnKQ=="  # base64 of open('prepare.py','w')
@@ -273,6 +276,13 @@ FORBIDDEN_BASH = [
     ("x=$(uv run train.py 2>&1); echo $x", "redirect-training"),
     ("bash -c 'uv run train.py'", "redirect-training"),
     ("uv run train.py |& grep val_bpb", "redirect-training"),
+    ("python -c \"exec(open('writer.py').read())\"", "protected-files"),
+    ("python3 -c 'import writer'", "protected-files"),
+    ("python -c 'import runpy; runpy.run_path(\"writer.py\")'", "protected-files"),
+    ("for i in 1 2; do uv run train.py; done > out.txt", "redirect-training"),
+    ("for i in 1 2; do uv run train.py; done | tail -n 5", "redirect-training"),
+    ("if true; then uv run train.py; fi", "redirect-training"),
+    ("for i in 1; do echo; done > run.log 2>&1; uv run train.py", "redirect-training"),
     ("AUTORESEARCH_TIME_BUDGET=10 uv run train.py > run.log 2>&1", "redirect-training"),
     ("export AUTORESEARCH_TIME_BUDGET=10", "redirect-training"),
     ("env AUTORESEARCH_TIME_BUDGET=10 uv run scripts/experiment.py run", "redirect-training"),
@@ -443,6 +453,17 @@ FORBIDDEN_TOOLS = [
     ),
     (
         (
+            "Edit",
+            {
+                "file_path": "train.py",
+                "old_string": "x",
+                "new_string": '"""Reads prepare.py.\n"""\nopen("prepare.py", "w")  # see prepare.py\n',
+            },
+        ),
+        "protected-files",
+    ),
+    (
+        (
             "MultiEdit",
             {
                 "file_path": "train.py",
@@ -600,6 +621,9 @@ ALLOWED_BASH = [
     "export CUDA_VISIBLE_DEVICES=0",
     "echo $((3 + 4))",
     "for i in 1 2 3; do echo $i; done",
+    "for seed in 1 2; do uv run train.py; done > run.log 2>&1",
+    "if [ -f prepare.py ]; then uv run train.py; fi > run.log 2>&1",
+    "while false; do :; done; for i in 1; do for j in 2; do uv run train.py; done; done > run.log 2>&1",
     "if [ -f run.log ]; then tail -n 10 run.log; fi",
     "case x in x) echo y;; esac",
     "uv run ruff check train.py",
@@ -633,6 +657,10 @@ ALLOWED_TOOLS = [
     ("Read", {"file_path": "pyproject.toml"}),
     ("Edit", {"file_path": "train.py", "old_string": "DEPTH = 8", "new_string": "DEPTH = 10"}),
     ("Write", {"file_path": "train.py", "content": "from prepare import MAX_SEQ_LEN\nprint('run.log')\n"}),
+    # the real train.py: its docstring and comments name prepare.py, its code never writes it
+    ("Write", {"file_path": "train.py", "content": REAL_TRAIN}),
+    ("Edit", {"file_path": "train.py", "old_string": "x", "new_string": REAL_TRAIN[:4000]}),
+    ("Edit", {"file_path": "train.py", "old_string": "x", "new_string": "y = 1  # never write prepare.py\n"}),
     ("MultiEdit", {"file_path": "train.py", "edits": [{"old_string": "a", "new_string": "b"}]}),
     ("Write", {"file_path": "/tmp/scratch.py", "content": "print(1)"}),
     (

@@ -93,3 +93,9 @@ def test_policy_never_raises_on_odd_paths(project, tool, path, cwd):
 def test_policy_never_raises_on_any_payload(project, payload):
     decision = policy.evaluate(payload, config.load(project))
     assert decision.allowed in (True, False)
+
+
+@given(st.text(alphabet="\"'#\\\nab prepare.py", max_size=60))
+def test_python_code_only_never_raises_or_grows(text):
+    out = policy._python_code_only(text)
+    assert len(out) <= len(text)

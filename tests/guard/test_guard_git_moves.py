@@ -25,23 +25,23 @@ def commit_file(root, rel, text, message):
     return sha(root)
 
 
+def branch_from_main(root, name, rel, text, message):
+    git(root, "checkout", "-q", "main")
+    git(root, "checkout", "-q", "-b", name)
+    return commit_file(root, rel, text, message)
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """main; `harness` changes prepare.py; `hooks` changes a hook; `ideas` changes train.py only;
     the checked-out loop branch has two train.py commits and tracks `harness` as its upstream."""
     root = make_project(tmp_path_factory.mktemp("moves") / "proj", ignore_data=True)
-    shas = {}
-    git(root, "checkout", "-q", "-b", "harness")
-    shas["harness"] = commit_file(root, "prepare.py", "TIME_BUDGET = 5\n", "shorter budget")
-    git(root, "checkout", "-q", "main")
-    git(root, "checkout", "-q", "-b", "hooks")
-    commit_file(root, ".claude/hooks/pre_tool_use.py", "# nothing\n", "hook off")
-    git(root, "checkout", "-q", "main")
-    git(root, "checkout", "-q", "-b", "ideas")
-    shas["ideas"] = commit_file(root, "train.py", "DEPTH = 2\n", "depth 2")
-    git(root, "checkout", "-q", "main")
-    git(root, "checkout", "-q", "-b", "autoresearch/t1")
-    commit_file(root, "train.py", "DEPTH = 6\n", "depth 6")
+    shas = {
+        "harness": branch_from_main(root, "harness", "prepare.py", "TIME_BUDGET = 5\n", "shorter budget"),
+        "hooks": branch_from_main(root, "hooks", ".claude/hooks/pre_tool_use.py", "# nothing\n", "hook off"),
+        "ideas": branch_from_main(root, "ideas", "train.py", "DEPTH = 2\n", "depth 2"),
+    }
+    branch_from_main(root, "autoresearch/t1", "train.py", "DEPTH = 6\n", "depth 6")
     commit_file(root, "train.py", "DEPTH = 7\n", "depth 7")
     git(root, "branch", "-q", "--set-upstream-to=harness")
     return root, shas

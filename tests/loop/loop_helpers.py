@@ -75,6 +75,20 @@ class Project:
         state.save(self.cfg, st)
         return st
 
+    def start_flight(self, pid: int, commit: str, **age) -> None:
+        """The state of a run in flight, as the runner writes it: process `pid` training `commit`."""
+        self.update_state(
+            in_flight={
+                "pid": pid,
+                "pgid": pid,
+                "runner_pid": pid,
+                "commit": commit,
+                "base_commit": self.baseline,
+                "started_at": iso_ago(**age),
+                "log": "run.log",
+            }
+        )
+
     @property
     def baseline(self) -> str:
         return state.load(self.cfg)["baseline_commit"]

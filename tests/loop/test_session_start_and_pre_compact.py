@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from autoresearch import loop
-from loop_helpers import git, iso_ago, pre_compact_payload
+from loop_helpers import git, pre_compact_payload
 
 
 @pytest.fixture
@@ -21,17 +21,7 @@ def night(project):
     project.add_row("3333333", 0.0, "crash", "depth 12 ooms")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     commit = project.commit_change("rope base 20000")
-    project.update_state(
-        in_flight={
-            "pid": sleeper.pid,
-            "pgid": sleeper.pid,
-            "runner_pid": sleeper.pid,
-            "commit": commit,
-            "base_commit": project.baseline,
-            "started_at": iso_ago(minutes=2),
-            "log": "run.log",
-        }
-    )
+    project.start_flight(sleeper.pid, commit, minutes=2)
     project.flight_commit = commit[:7]
     project.flight_pid = sleeper.pid
     yield project

@@ -59,17 +59,7 @@ def test_missing_baseline_repeats_come_first(project):
 def test_in_flight_run_alive_says_wait_with_pid_and_age(project, sleeper):
     project.setup_state()
     commit = project.commit_change("lr 0.05")
-    project.update_state(
-        in_flight={
-            "pid": sleeper.pid,
-            "pgid": sleeper.pid,
-            "runner_pid": sleeper.pid,
-            "commit": commit,
-            "base_commit": project.baseline,
-            "started_at": iso_ago(minutes=4, seconds=10),
-            "log": "run.log",
-        }
-    )
+    project.start_flight(sleeper.pid, commit, minutes=4, seconds=10)
     reason = reason_of(project.stop())
     assert f"a run of {commit[:7]} is in flight for 4m1" in reason
     assert f"pid {sleeper.pid}" in reason
@@ -81,17 +71,7 @@ def test_in_flight_run_whose_process_is_gone(project):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     project.setup_state()
-    project.update_state(
-        in_flight={
-            "pid": dead.pid,
-            "pgid": dead.pid,
-            "runner_pid": dead.pid,
-            "commit": "a" * 40,
-            "base_commit": project.baseline,
-            "started_at": iso_ago(minutes=20),
-            "log": "run.log",
-        }
-    )
+    project.start_flight(dead.pid, "a" * 40, minutes=20)
     reason = reason_of(project.stop())
     assert "interrupted" in reason
     assert "uv run scripts/experiment.py run" in reason
@@ -208,17 +188,7 @@ def test_target_metric_is_direction_aware(project, direction, target, kept, met)
 def test_met_budget_still_waits_for_the_in_flight_run(project, sleeper):
     project.set_stop(max_hours=1.0)
     project.setup_state(created_at=iso_ago(hours=3))
-    project.update_state(
-        in_flight={
-            "pid": sleeper.pid,
-            "pgid": sleeper.pid,
-            "runner_pid": sleeper.pid,
-            "commit": "c" * 40,
-            "base_commit": project.baseline,
-            "started_at": iso_ago(minutes=1),
-            "log": "run.log",
-        }
-    )
+    project.start_flight(sleeper.pid, "c" * 40, minutes=1)
     reason = reason_of(project.stop())
     assert reason.startswith("Stop requested (max_hours reached")
     assert "in flight" in reason and "without a new experiment" in reason
@@ -231,17 +201,7 @@ def test_stop_sentinel_waits_for_the_in_flight_run_then_allows(project, sleeper)
     project.setup_state()
     project.measured_baseline(1.0)
     commit = project.commit_change("depth 4")
-    project.update_state(
-        in_flight={
-            "pid": sleeper.pid,
-            "pgid": sleeper.pid,
-            "runner_pid": sleeper.pid,
-            "commit": commit,
-            "base_commit": project.baseline,
-            "started_at": iso_ago(minutes=2),
-            "log": "run.log",
-        }
-    )
+    project.start_flight(sleeper.pid, commit, minutes=2)
     project.cfg.stop_sentinel.touch()
     reason = reason_of(project.stop())
     assert reason.startswith("Stop requested (.autoresearch/STOP exists")

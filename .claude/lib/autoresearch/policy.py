@@ -274,7 +274,7 @@ class _Judge:
             return
         path = shellparse.normalise(raw, self.cwd)
         if path.endswith((".py", ".sh")) or any(path == self.t.abs(f) for f in self.cfg.editable_files):
-            self.code_written(_tool_texts(name, tool_input, new_only=True))
+            self.code_written(_tool_texts(name, tool_input, new_only=True), python=path.endswith(".py"))
         if name == "Edit" or name == "MultiEdit":
             if path == self.t.gitignore and _drops_ignore(tool_input, self.t):
                 self.add("results-untracked", self.why.results_untracked(self.t.results))
@@ -288,10 +288,13 @@ class _Judge:
             dep_edit = any(_mentions_dependency(text) for text in texts)
         self.write(path, "write", dep_edit=dep_edit)
 
-    def code_written(self, texts):
+    def code_written(self, texts, python=False):
         """Code written now and run later (train.py, a helper script) must not write a protected file."""
         for text in texts:
             names = [p for p in self.t.protected if _may_reveal(text, os.path.basename(p))]
+            if names and python:  # train.py's docstring says "prepare.py"; only the code counts
+                text = _python_code_only(text)
+                names = [p for p in names if _may_reveal(text, os.path.basename(p))]
             if not names or not _writes_files(text):
                 continue
             for p in names:
@@ -638,10 +641,17 @@ class _Judge:
                 elif p == self.t.log:
                     self.add("log-flood", self.why.log_flood(f"`{cmd.name}` on the log prints all of it"))
 
-    def code(self, code, cmd):
-        """Inline program text: naming a guarded file with any write call counts as writing it."""
+    def code(self, code, cmd, depth=0, python=False):
+        """Inline program text: naming a guarded file with any write call counts as writing it.
+        Python code is read without its comments and docstrings, and the local files it loads are read too."""
         if not code:
             return
+        if python:
+            code = _python_code_only(code)
+        if python and depth < MAX_CODE_DEPTH:
+            for path in _loaded_code_files(code, cmd.cwd):
+                if path not in self.t.protected and path != self.t.log:
+                    self.code(_read_text(path)[: shellparse.MAX_SCRIPT_BYTES], cmd, depth + 1, python=True)
         code = "\n".join(_views(code)[:2] + [_join_literals(code)])
         t = self.t
         writes = _writes_files(code)
@@ -702,7 +712,7 @@ class _Judge:
         else:
             code = self.stdin_program(cmd)
         if code is not None:
-            self.code(code, cmd)
+            self.code(code, cmd, python=True)
             return
         if module is not None:
             if module in ("pip", "ensurepip", "pip3") and any(a.value in _PIP_INSTALLS for a in rest):
@@ -732,7 +742,7 @@ class _Judge:
                 self.add("log-flood", self.why.log_flood(f"`{script.value}` reads the whole log"))
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
-                self.code(fh.read(shellparse.MAX_SCRIPT_BYTES), cmd)
+                self.code(fh.read(shellparse.MAX_SCRIPT_BYTES), cmd, python=True)
         except (OSError, ValueError):
             pass
 
@@ -971,19 +981,48 @@ class _Judge:
                 return
             skip = ("-f", "--file", "-C", "--directory", "-T", "--files-from", "-X", "--exclude-from")
         else:
+            if any(c in short_flags(v) for v in argv for c in "lvtzpZ"):
+                return  # list, test, comment, or extract to stdout: writes no file
             skip = ("-d", "-x", "-P")
         where = cmd.cwd
         for k, v in enumerate(argv[:-1]):
             if v in ("-C", "--directory", "-d"):
                 where = shellparse.normalise(argv[k + 1], cmd.cwd)
         members = self.files(cmd, skip_values=skip)
+        archive = None
         if cmd.name == "tar" and members and not argv[0].startswith("-") and "f" in argv[0]:
-            members = members[2:]  # old-style `tar xf ARCHIVE member...`: the keys and the archive
+            archive, members = members[1], members[2:]  # old-style `tar xf ARCHIVE member...`
         elif cmd.name == "unzip":
-            members = members[1:]  # the archive
+            archive, members = (members[0] if members else None), members[1:]
+        else:
+            for k, v in enumerate(argv):
+                if v in ("-f", "--file") and k + 1 < len(argv):
+                    archive = cmd.args[k + 2]
+                elif v.startswith("--file="):
+                    archive = shellparse.Arg(v.partition("=")[2])
+                elif short_flags(v).endswith("f") and k + 1 < len(argv):
+                    archive = cmd.args[k + 2]  # -xzf ARCHIVE
+            if archive is not None:  # a bundled -f's value is not a member
+                members = [m for m in members if m.value != archive.value]
         for a in members:
             for p in self.paths(a, shellparse.Cmd([a], where)):
                 self.write(p, "write")
+        if not members and archive is not None:
+            self.archive_members(cmd, archive, where)
+
+    def archive_members(self, cmd, archive, where):
+        """Extracting a whole archive writes every member: list it (zip directory, tar headers)."""
+        if archive.dynamic:
+            self.hidden.append(f"{cmd.name} extracts an archive named at run time")
+            return
+        path = shellparse.normalise(archive.value, cmd.cwd)
+        names = _archive_names(path, cmd.name)
+        if names is None:
+            self.hidden.append(f"{cmd.name} extracts an archive the guard cannot list")
+            return
+        for name in names:
+            if not name.endswith("/"):  # a directory entry only creates the directory
+                self.write(os.path.normpath(os.path.join(where, name.lstrip("/"))), "write")
 
     def truncate(self, cmd):
         self.plain_writer(cmd, skip_values=("-s", "--size", "-r", "--reference"))
@@ -1547,6 +1586,92 @@ def _is_versioned_pip(name):
     if not name.startswith("pip") or not version[:1].isdigit() or not version[:1].isascii():
         return False
     return version[1:] == "" or (version[1] == "." and is_uint(version[2:]))
+
+
+MAX_ARCHIVE_BYTES = 64 * 1024 * 1024  # tar members are read from headers: bounded work per tool call
+MAX_ARCHIVE_MEMBERS = 20_000
+
+
+def _archive_names(path, tool):
+    """Member names of a zip or tar archive, [] when the file is missing (the command will fail),
+    None when it cannot be listed (too big, corrupt, or more than MAX_ARCHIVE_MEMBERS members)."""
+    try:
+        if not os.path.isfile(path):
+            return []
+        if tool == "unzip":
+            import zipfile
+
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        else:
+            if os.path.getsize(path) > MAX_ARCHIVE_BYTES:
+                return None
+            import tarfile
+
+            names = []
+            with tarfile.open(path) as archive:
+                for member in archive:
+                    names.append(member.name + ("/" if member.isdir() else ""))
+                    if len(names) > MAX_ARCHIVE_MEMBERS:
+                        return None
+    except Exception:  # noqa: BLE001 - BadZipFile, TarError, OSError, a decompressor's own errors
+        return None
+    return names if len(names) <= MAX_ARCHIVE_MEMBERS else None
+
+
+def _python_code_only(text):
+    """Python source without `#` comments and multi-line triple-quoted strings (docstrings, prose), so a
+    docstring that says "see prepare.py" is not read as code. Short strings, where paths live, stay."""
+    out = []
+    i = done = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(text[done:i])
+            i = done = end
+        elif c in "'\"":
+            quote = text[i : i + 3] if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while True:
+                j = text.find(quote, j)
+                if j < 0:
+                    return "".join(out) + text[done:]  # unclosed: keep the rest as it is
+                if text[j - 1] != "\\" or text[j - 2 : j] == "\\\\":
+                    break
+                j += 1
+            j += len(quote)
+            if len(quote) == 3 and "\n" in text[i:j]:
+                out.append(text[done:i])
+                done = j
+            i = j
+        else:
+            i += 1
+    out.append(text[done:])
+    return "".join(out)
+
+
+MAX_CODE_DEPTH = 3  # exec(open("a.py")) -> a.py imports b -> b.py ...
+
+
+def _loaded_code_files(code, cwd):
+    """Local .py files this program text runs: exec(open("x.py").read()), runpy.run_path("x.py"),
+    spec_from_file_location(..., "x.py"), and `import x` / `from x import y` of a module beside it."""
+    if ".py" not in code and "import" not in code:
+        return []
+    import re
+
+    names = set(re.findall(r"""['"]([^'"\s]+\.py)['"]""", code))
+    for module in re.findall(r"(?:^|[\s;])(?:from|import)\s+([A-Za-z_][\w.]*)", code):
+        names.add(module.replace(".", "/") + ".py")
+    out = []
+    for name in sorted(names):
+        path = os.path.normpath(os.path.join(cwd, name))
+        if os.path.isfile(path):
+            out.append(path)
+    return out
 
 
 def _is_count(text):

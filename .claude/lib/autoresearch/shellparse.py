@@ -30,6 +30,7 @@ _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _GLOB_ESCAPES = str.maketrans({"*": "[*]", "?": "[?]", "[": "[[]"})
 _KEYWORD_PREFIX = {"if", "then", "elif", "else", "do", "while", "until", "!", "time"}
 _KEYWORD_END = {"fi", "done", "esac", "}"}
+_BLOCK_OPEN = {"if", "while", "until", "for", "select"}  # closed by fi / done
 _META = set(" \t\n;&|()<>")
 
 
@@ -141,6 +142,7 @@ class _Syntax:
         self.out = []  # every Simple, in the order the reader finished them
         self.pending = []  # heredocs waiting for the next newline
         self.opaque = []  # text the reader could not analyse (case statements)
+        self.blocks = []  # len(self.out) at each open if/while/until/for/select, innermost last
 
     # -- helpers
     def peek(self, k=0):
@@ -312,6 +314,8 @@ class _Syntax:
             unquoted = all(kind == "lit" and not quoted for kind, _, quoted in word.parts)
             head = word.literal() if unquoted and not simple.words and not simple.redirects else None
             if head is not None:
+                if head in _BLOCK_OPEN:
+                    self.blocks.append(len(self.out))
                 if head == "{":
                     members = self.sequence(end="}")
                     return self.compound_tail(members)
@@ -339,6 +343,11 @@ class _Syntax:
             if simple.words and simple.words[0].literal() in _KEYWORD_END and len(simple.words) == 1:
                 simple.words = [Word()]
                 simple.words[0].add("lit", ":", False)
+                if simple.redirects and self.blocks:  # `done > run.log 2>&1` redirects the whole loop
+                    for inner in self.out[self.blocks.pop() :]:
+                        inner.outer = simple.redirects + inner.outer
+                elif self.blocks:
+                    self.blocks.pop()
             self.out.append(simple)
             return [simple]
         return []
