@@ -49,6 +49,10 @@ FORBIDDEN_BASH = [
     ("grep '' run.log", "log-flood"),
     ('grep "" run.log', "log-flood"),
     ("grep -v xyz run.log", "log-flood"),
+    ("grep -s '' run.log", "log-flood"),  # -s is --no-messages, not --silent
+    ("grep -sv xyz run.log", "log-flood"),
+    ("rg -L '' run.log", "log-flood"),  # rg's -L is --follow
+    ("rg -g '*.log' '' run.log", "log-flood"),  # -g takes a value: the pattern is ''
     ("grep -v '^step' run.log", "log-flood"),
     ("grep . run.log", "log-flood"),
     ("grep '^' run.log", "log-flood"),
@@ -523,6 +527,9 @@ ALLOWED_BASH = [
     "wc -l run.log",
     "grep -c step run.log",
     "grep -c '' run.log",
+    "grep --silent '' run.log",
+    "rg --glob '*.log' val_bpb run.log",
+    "rg -E utf8 val_bpb run.log",
     'grep "^val_bpb:" run.log',
     "grep -E '^(val_bpb|peak_vram_mb):' run.log",
     "grep -e '^val_bpb:' -e '^peak_vram_mb:' run.log",

@@ -1864,13 +1864,43 @@ def _drops_ignore(tool_input, t):
     return False
 
 
+# Short options of grep, and of rg/ag/ack where they differ, by their long names: one table, one reader.
+_GREP_SHORT = {
+    "e": "--regexp", "f": "--file", "m": "--max-count", "A": "--after-context", "B": "--before-context",
+    "C": "--context", "d": "--directories", "D": "--devices", "v": "--invert-match", "c": "--count",
+    "l": "--files-with-matches", "L": "--files-without-match", "q": "--quiet", "s": "--no-messages",
+    "z": "--null-data", "E": "--extended-regexp", "F": "--fixed-strings", "P": "--perl-regexp",
+    "G": "--basic-regexp", "x": "--line-regexp", "i": "--ignore-case",
+}  # fmt: skip
+_RG_SHORT = {
+    **_GREP_SHORT, "d": "--max-depth", "g": "--glob", "t": "--type", "T": "--type-not", "M": "--max-columns",
+    "j": "--threads", "r": "--replace", "E": "--encoding", "L": "--follow", "s": "--case-sensitive",
+    "z": "--search-zip", "U": "--multiline", "P": "--pcre2",
+}  # fmt: skip
+_RG_SHORT.pop("D")
+_RG_SHORT.pop("G")
+_GREP_VALUE_OPTIONS = {
+    "--regexp", "--file", "--max-count", "--context", "--after-context", "--before-context",
+    "--directories", "--devices", "--include", "--exclude", "--exclude-dir", "--exclude-from", "--label",
+    "--group-separator", "--binary-files", "--max-depth", "--glob", "--iglob", "--type", "--type-not",
+    "--max-columns", "--threads", "--replace", "--encoding", "--context-separator", "--sort", "--sortr",
+    "--type-add", "--pre", "--pre-glob", "--engine", "--max-filesize", "--path-separator",
+    "--field-match-separator", "--field-context-separator",
+}  # fmt: skip
+_GREP_QUIET = {"--count", "--files-with-matches", "--files-without-match", "--quiet", "--silent"}
+_GREP_WHOLE_FILE = {"--null-data", "--passthru", "--passthrough", "--multiline-dotall"}
+_GREP_MODES = {
+    "--extended-regexp": "ere", "--perl-regexp": "ere", "--pcre2": "ere", "--fixed-strings": "fixed",
+    "--basic-regexp": "bre",
+}  # fmt: skip
+
+
 def _grep_options(cmd):
     """(patterns, file args, flags) of a grep-like command. A None pattern means `-f FILE`."""
     args = cmd.args[1:]
     rg = cmd.name in ("rg", "ag", "ack")
-    takes = set("efmABCdD") | (set("gtTMjr") if rg else set())
+    short = _RG_SHORT if rg else _GREP_SHORT
     patterns, files, flags = [], [], {}
-    explicit = False
     mode = "ere" if cmd.name in ("egrep", "rg", "ag", "ack") else ("fixed" if cmd.name == "fgrep" else "bre")
     k = 0
     end = False
@@ -1878,99 +1908,58 @@ def _grep_options(cmd):
     def number(text):
         return int(text) if is_uint(text) else 10**9
 
+    def option(name, value):
+        nonlocal mode
+        if name == "--regexp":
+            patterns.append(value)
+        elif name == "--file":
+            patterns.append(None)
+        elif name == "--max-count":
+            flags["max"] = number(value)
+        elif name in ("--context", "--after-context", "--before-context"):
+            flags["context"] = max(flags.get("context") or 0, number(value))
+        elif name == "--invert-match":
+            flags["invert"] = True
+        elif name in _GREP_QUIET:
+            flags["quiet"] = True
+        elif name in _GREP_WHOLE_FILE:
+            flags["whole_file"] = True
+        elif name in _GREP_MODES:
+            mode = _GREP_MODES[name]
+        elif name == "--line-regexp":
+            flags["line"] = True
+        elif name == "--ignore-case":
+            flags["icase"] = True
+        elif name == "--multiline":
+            flags["multiline"] = True
+
     while k < len(args):
         a = args[k]
         v = a.value
         if not end and v == "--":
             end = True
         elif not end and v.startswith("--") and len(v) > 2:
-            key, eq, val = v.partition("=")
-            needs = key in (
-                "--regexp",
-                "--file",
-                "--max-count",
-                "--context",
-                "--after-context",
-                "--before-context",
-            )
-            if needs and not eq and k + 1 < len(args):
+            name, eq, value = v.partition("=")
+            if name in _GREP_VALUE_OPTIONS and not eq and k + 1 < len(args):
                 k += 1
-                val = args[k].value
-            if key == "--regexp":
-                patterns.append(val)
-                explicit = True
-            elif key == "--file":
-                patterns.append(None)
-                explicit = True
-            elif key == "--max-count":
-                flags["max"] = number(val)
-            elif key in ("--context", "--after-context", "--before-context"):
-                flags["context"] = max(flags.get("context") or 0, number(val))
-            elif key == "--invert-match":
-                flags["invert"] = True
-            elif key in ("--count", "--files-with-matches", "--files-without-match", "--quiet", "--silent"):
-                flags["quiet"] = True
-            elif key in ("--null-data", "--passthru", "--passthrough", "--multiline-dotall"):
-                flags["whole_file"] = True
-            elif key in ("--extended-regexp",):
-                mode = "ere"
-            elif key in ("--fixed-strings",):
-                mode = "fixed"
-            elif key in ("--perl-regexp",):
-                mode = "ere"
-            elif key == "--line-regexp":
-                flags["line"] = True
-            elif key == "--ignore-case":
-                flags["icase"] = True
+                value = args[k].value
+            option(name, value)
         elif not end and v.startswith("-") and len(v) > 1 and not a.dynamic:
             body = v[1:]
-            if body.isdigit():
-                flags["context"] = max(flags.get("context") or 0, int(body))
-                k += 1
-                continue
-            j = 0
-            while j < len(body):
-                ch = body[j]
-                if ch in takes:
-                    val = body[j + 1 :]
-                    if not val and k + 1 < len(args):
+            if body.isdigit():  # -5 = --context 5
+                option("--context", body)
+            for j, ch in enumerate("" if body.isdigit() else body):
+                name = short.get(ch, "")
+                if name in _GREP_VALUE_OPTIONS:  # the rest of the word, or the next word, is its value
+                    value = body[j + 1 :]
+                    if not value and k + 1 < len(args):
                         k += 1
-                        val = args[k].value
-                    if ch == "e":
-                        patterns.append(val)
-                        explicit = True
-                    elif ch == "f":
-                        patterns.append(None)
-                        explicit = True
-                    elif ch == "m":
-                        flags["max"] = number(val)
-                    elif ch in "ABC":
-                        flags["context"] = max(flags.get("context") or 0, number(val))
+                        value = args[k].value
+                    option(name, value)
                     break
-                if ch == "v":
-                    flags["invert"] = True
-                elif ch in "clLq" or (ch == "s" and not rg):
-                    flags["quiet"] = True
-                elif ch == "z" and not rg:
-                    flags["whole_file"] = True
-                elif ch == "E":
-                    mode = "ere"
-                elif ch == "F":
-                    mode = "fixed"
-                elif ch == "P":
-                    mode = "ere"
-                elif ch == "G":
-                    mode = "bre"
-                elif ch == "x":
-                    flags["line"] = True
-                elif ch == "i":
-                    flags["icase"] = True
-                elif ch == "U" and rg:
-                    flags["multiline"] = True
-                j += 1
-        elif not explicit and not patterns:
-            patterns.append(v)
-            explicit = True
+                option(name, "")
+        elif not patterns:
+            patterns.append(v)  # the first operand is the pattern unless -e / -f gave one
         else:
             files.append(a)
         k += 1
