@@ -50,6 +50,8 @@ FORBIDDEN_BASH = [
     ('grep "" run.log', "log-flood"),
     ("grep -v xyz run.log", "log-flood"),
     ("grep -s '' run.log", "log-flood"),  # -s is --no-messages, not --silent
+    ("sqlite3 :memory: '.import run.log t' 'select * from t'", "log-flood"),
+    ("sqlite3 x.db '.output prepare.py' 'select 1'", "protected-files"),
     ("grep -sv xyz run.log", "log-flood"),
     ("rg -L '' run.log", "log-flood"),  # rg's -L is --follow
     ("rg -g '*.log' '' run.log", "log-flood"),  # -g takes a value: the pattern is ''
@@ -455,6 +457,12 @@ FORBIDDEN_TOOLS = [
         ("Write", {"file_path": "helper.py", "content": "open('prep' + 'are.py', 'w').write('')"}),
         "protected-files",
     ),
+    (("Write", {"file_path": "helper.sh", "content": "#!/bin/sh\nrm -f prepare.py\n"}), "protected-files"),
+    (("Write", {"file_path": "sweep.sh", "content": "cp /tmp/x .claude/settings.json\n"}), "guard-integrity"),
+    (
+        ("Edit", {"file_path": "go.sh", "old_string": "a", "new_string": "rm results.tsv"}),
+        "keep-untracked-data",
+    ),
     (
         (
             "Edit",
@@ -528,6 +536,8 @@ ALLOWED_BASH = [
     "grep -c step run.log",
     "grep -c '' run.log",
     "grep --silent '' run.log",
+    "duckdb -c \"select status, min(val_bpb) from read_csv('results.tsv') group by 1\"",
+    "sqlite3 notes.db 'select 1'",
     "rg --glob '*.log' val_bpb run.log",
     "rg -E utf8 val_bpb run.log",
     'grep "^val_bpb:" run.log',
@@ -669,6 +679,12 @@ ALLOWED_TOOLS = [
     ("Edit", {"file_path": "train.py", "old_string": "x", "new_string": REAL_TRAIN[:4000]}),
     ("Edit", {"file_path": "train.py", "old_string": "x", "new_string": "y = 1  # never write prepare.py\n"}),
     ("MultiEdit", {"file_path": "train.py", "edits": [{"old_string": "a", "new_string": "b"}]}),
+    # a script may run training any way: the redirect is judged when the script runs
+    (
+        "Write",
+        {"file_path": "sweep.sh", "content": "for lr in 1 2; do uv run train.py > run.log 2>&1; done\n"},
+    ),
+    ("Write", {"file_path": "go.sh", "content": "uv run train.py\ngrep '^val_bpb:' run.log\n"}),
     ("Write", {"file_path": "/tmp/scratch.py", "content": "print(1)"}),
     (
         "Write",

@@ -275,6 +275,8 @@ class _Judge:
         path = shellparse.normalise(raw, self.cwd)
         if path.endswith((".py", ".sh")) or any(path == self.t.abs(f) for f in self.cfg.editable_files):
             self.code_written(_tool_texts(name, tool_input, new_only=True), python=path.endswith(".py"))
+        if path.endswith(".sh"):
+            self.script_written(_tool_texts(name, tool_input, new_only=True))
         if name == "Edit" or name == "MultiEdit":
             if path == self.t.gitignore and _drops_ignore(tool_input, self.t):
                 self.add("results-untracked", self.why.results_untracked(self.t.results))
@@ -300,6 +302,16 @@ class _Judge:
             for p in names:
                 if os.path.basename(p) in _join_literals(text):
                     self.add("protected-files", self.why.protected(p))
+
+    def script_written(self, texts):
+        """A shell script written now and run later is read like a command: its writes count now.
+        Only the write rules apply; running training or reading the log is judged when it runs."""
+        for text in texts:
+            script = _Judge({"cwd": self.cwd}, self.cfg)
+            script.shell(text[: shellparse.MAX_SCRIPT_BYTES], "Bash", {})
+            for rule, reason in script.found:
+                if rule in ("protected-files", "guard-integrity", "keep-untracked-data", "results-untracked"):
+                    self.add(rule, reason)
 
     def read_tool(self, tool_input):
         raw = tool_input.get("file_path")
@@ -967,6 +979,14 @@ class _Judge:
 
     def tee(self, cmd):
         self.plain_writer(cmd)
+
+    def query_cli(self, cmd):
+        """sqlite3/duckdb: file names live inside SQL and dot-commands (.import run.log t, .output x),
+        which the guard does not parse: naming the log or a protected or guard file counts. Reading
+        results.tsv for analysis stays allowed."""
+        text = " ".join(a.value for a in cmd.args[1:])
+        why = f"`{cmd.name}` reads and writes files named in SQL"
+        self.mentions(text, why, rules=("log-flood", "protected-files", "guard-integrity"))
 
     def extract(self, cmd):
         """tar -x / unzip: members named on the command line are written (into -C / -d DIR)."""
@@ -1732,6 +1752,8 @@ _HANDLERS = {
     "curl": _Judge.downloader,
     "wget": _Judge.downloader,
     "sort": _Judge.sort,
+    "sqlite3": _Judge.query_cli,
+    "duckdb": _Judge.query_cli,
     "patch": _Judge.patch,
     "git": _Judge.git,
     **{
