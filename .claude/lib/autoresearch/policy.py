@@ -1894,13 +1894,11 @@ _GREP_SHORT = {
     "z": "--null-data", "E": "--extended-regexp", "F": "--fixed-strings", "P": "--perl-regexp",
     "G": "--basic-regexp", "x": "--line-regexp", "i": "--ignore-case",
 }  # fmt: skip
-_RG_SHORT = {
-    **_GREP_SHORT, "d": "--max-depth", "g": "--glob", "t": "--type", "T": "--type-not", "M": "--max-columns",
+_RG_SHORT = {k: v for k, v in _GREP_SHORT.items() if k not in "DG"} | {
+    "d": "--max-depth", "g": "--glob", "t": "--type", "T": "--type-not", "M": "--max-columns",
     "j": "--threads", "r": "--replace", "E": "--encoding", "L": "--follow", "s": "--case-sensitive",
     "z": "--search-zip", "U": "--multiline", "P": "--pcre2",
 }  # fmt: skip
-_RG_SHORT.pop("D")
-_RG_SHORT.pop("G")
 _GREP_VALUE_OPTIONS = {
     "--regexp", "--file", "--max-count", "--context", "--after-context", "--before-context",
     "--directories", "--devices", "--include", "--exclude", "--exclude-dir", "--exclude-from", "--label",
