@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 from autoresearch import config, policy
-from conftest import make_project
+from guard_helpers import make_project
 
 
 def write_zip(path, members):

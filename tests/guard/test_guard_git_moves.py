@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 from autoresearch import config, policy
-from conftest import git, make_project
+from guard_helpers import git, make_project
 
 
 def sha(root, rev="HEAD"):

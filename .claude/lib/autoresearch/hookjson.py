@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - CPython always ships it
     _json = None
 
 _INF = float("inf")
-_CONSTANTS = {"NaN": _INF - _INF, "Infinity": _INF, "-Infinity": -_INF}
+_CONSTANTS = {"NaN": _INF - _INF, "Infinity": _INF, "-Infinity": -_INF}  # what json.loads accepts
 _WHITESPACE = " \t\n\r"
 
 
@@ -59,52 +59,24 @@ def loads(text):
     return value
 
 
-def _encode(value, out):
-    if isinstance(value, str):
-        out.append(_json.encode_basestring_ascii(value))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        if value != value:
-            out.append("NaN")
-        elif value in (_INF, -_INF):
-            out.append("Infinity" if value > 0 else "-Infinity")
-        else:
-            out.append(float.__repr__(value))
-    elif isinstance(value, dict):
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            if i:
-                out.append(", ")
-            if not isinstance(key, str):
-                raise TypeError(f"hookjson.dumps takes str keys only, not {type(key).__name__}")
-            out.append(_json.encode_basestring_ascii(key))
-            out.append(": ")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(", ")
-            _encode(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+def _unserializable(value):
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps's defaults: no indent, ", " and ": ", ASCII escapes, NaN/Infinity allowed, no cycle check.
+_encoder = (
+    _json.make_encoder(
+        None, _unserializable, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if _json is not None
+    else None
+)
 
 
 def dumps(value):
-    """JSON text for dicts (str keys), lists, tuples, str, int, float, bool and None."""
-    if _json is None:
+    """The text json.dumps(value) gives with its default arguments."""
+    if _encoder is None:
         import json
 
         return json.dumps(value)
-    out = []
-    _encode(value, out)
-    return "".join(out)
+    return "".join(_encoder(value, 0))

@@ -23,7 +23,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from . import config, gitutil, ledger, state, status
+from . import config, fsutil, gitutil, ledger, state, status
 
 SPIN_CAP = 5  # consecutive blocks without progress before the Stop hook lets go (Claude Code's own cap is 8)
 COUNTER_FILE = "stop_hook.json"  # in cfg.state_path: the spin counter and the progress fingerprint
@@ -205,18 +205,11 @@ def _read_counter(cfg) -> dict:
 
 
 def _write_counter(cfg, fingerprint: list, blocks: int) -> None:
-    path = _counter_path(cfg)
-    tmp = path.with_name(f".{COUNTER_FILE}.{os.getpid()}.tmp")
+    data = {"fingerprint": fingerprint, "blocks": blocks, "updated_at": state.now_iso()}
     try:
-        tmp.write_text(
-            json.dumps({"fingerprint": fingerprint, "blocks": blocks, "updated_at": state.now_iso()}), "utf-8"
-        )
-        os.replace(tmp, path)
+        fsutil.atomic_write(_counter_path(cfg), json.dumps(data).encode("utf-8"))
     except OSError:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        pass  # no counter this time: the next stop counts from zero, which only delays the spin cap
 
 
 def stop_decision(cfg, payload: dict) -> dict | None:

@@ -274,9 +274,10 @@ class _Judge:
             return
         path = shellparse.normalise(raw, self.cwd)
         if path.endswith((".py", ".sh")) or any(path == self.t.abs(f) for f in self.cfg.editable_files):
-            self.code_written(_tool_texts(name, tool_input, new_only=True), python=path.endswith(".py"))
-        if path.endswith(".sh"):
-            self.script_written(_tool_texts(name, tool_input, new_only=True))
+            new_texts = _tool_texts(name, tool_input, new_only=True)
+            self.code_written(new_texts, python=path.endswith(".py"))
+            if path.endswith(".sh"):
+                self.script_written(new_texts)
         if name == "Edit" or name == "MultiEdit":
             if path == self.t.gitignore and _drops_ignore(tool_input, self.t):
                 self.add("results-untracked", self.why.results_untracked(self.t.results))
