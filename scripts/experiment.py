@@ -5,6 +5,7 @@
     uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
     uv run scripts/experiment.py status                 # where the night stands
     uv run scripts/experiment.py plot                   # progress.png
+    uv run scripts/experiment.py report                 # the morning: val and held-out test, side by side
 
 Thin CLI: the logic lives in .claude/lib/autoresearch (runner, ledger, status, plot).
 Errors are one line on stderr with exit code 1; every subcommand takes --json.
@@ -40,10 +41,13 @@ the unmodified baseline --baseline-repeats times (the verdict counts them), then
     "run": (
         """Run train.py once, supervised: all output to run.log (never the terminal), its own process
 group, a hard wall-clock limit (hard_timeout_seconds) then SIGTERM, grace, SIGKILL to the whole
-group; early stop on a NaN/inf/exploding loss. Refuses to run when a protected file changed
-since setup (outcome `tampered`). Prints a short verdict: the outcome
-(ok|crash|oom|timeout|diverged|metric-missing|tampered), val_bpb, peak memory, the delta vs the
-best and the noise threshold, a suggested decision (keep|discard|rerun|crash) and the next command.
+group; early stop on a NaN/inf/exploding loss. Refuses to run when a protected or guard file
+changed since setup, and stops a run that writes one (outcome `tampered`). Then it scores the
+exported model itself with the pristine harness: the recorded val_bpb is that attested value,
+train.py's printed one is only compared with it. Prints a short verdict: the outcome
+(ok|mismatch|leak|tampered|crash|oom|timeout|diverged|metric-missing), both val_bpb figures, peak
+memory, the delta vs the best and the noise threshold, a suggested decision
+(keep|discard|rerun|crash) and the next command.
 Exit code 0 when the run finished ok, 1 otherwise. Give the Bash call a 600000 ms timeout.""",
         f"""examples:
   git add train.py && git commit -m "lr 0.04" && {EX.strip()} run
@@ -69,6 +73,15 @@ One `key: value` line per fact (grep-friendly).""",
 {EX} status
 {EX} status | grep '^next:'
 {EX} status --json""",
+    ),
+    "report": (
+        """The morning report, for the human: the baseline and every kept commit with its attested val_bpb
+and its score on the held-out test split (scored now from the saved model; no keep decision ever
+saw it), and the night's gain on both. Inside Claude Code (CLAUDECODE=1) the test figures are
+withheld, so the agent can never select on them: run it in your own terminal.""",
+        f"""examples:
+{EX} report
+{EX} report --json""",
     ),
     "plot": (
         """Draw progress.png from results.tsv: experiment number vs val_bpb, discards grey, keeps green,
@@ -99,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `uv run scripts/experiment.py SUBCOMMAND --help` for details and examples.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{setup,run,record,status,plot}", parser_class=Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{setup,run,record,status,plot,report}", parser_class=Parser
+    )
 
     def add(name, summary_line):
         text, examples = HELP[name]
@@ -123,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("status", help="keep | discard | crash")
     p.add_argument("description", help="a few words on what the run tried (no tabs or newlines)")
     add("status", "where the night stands, and the next step")
+    add("report", "the morning report: val and held-out test for the baseline and each keep")
     p = add("plot", "draw progress.png")
     p.add_argument("--out", help="output path (default progress.png in the project root)")
     return parser
@@ -133,7 +149,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if not args.command:
-            raise CliError("missing subcommand: setup, run, record, status or plot (see --help)")
+            raise CliError("missing subcommand: setup, run, record, status, plot or report (see --help)")
         cfg = config.load()
         from autoresearch import runner, status
 
@@ -151,6 +167,11 @@ def main(argv=None) -> int:
         elif args.command == "status":
             result = status.status_dict(cfg)
             text = status.status_text(cfg, result)
+        elif args.command == "report":
+            from autoresearch import report
+
+            result = report.collect(cfg)
+            text = report.format_text(result)
         else:
             from autoresearch import plot
 
@@ -167,7 +188,14 @@ def main(argv=None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        known = type(exc).__name__ in ("CliError", "RunnerError", "LedgerError", "GitError", "ConfigError")
+        known = type(exc).__name__ in (
+            "CliError",
+            "RunnerError",
+            "LedgerError",
+            "GitError",
+            "ConfigError",
+            "ReportError",
+        )
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
         if want_json:
             print(json.dumps({"error": message}))

@@ -2,7 +2,10 @@
 """PreCompact hook: a thin entry point for autoresearch.loop.pre_compact_hook (docs/loop-hooks.md).
 
 Run as `python3 -I -S "$CLAUDE_PROJECT_DIR"/.claude/hooks/pre_compact.py`. Stdlib only. Always exits 0; any
-internal error gives the documented safe outcome: no output (compaction proceeds).
+internal error gives the documented safe outcome: no output (compaction proceeds). Under a python3 older than
+autoresearch.interpreter.MIN_VERSION the library is not trusted: no snapshot, no output, compaction
+proceeds.
+This file parses on any Python 3 (no f-strings) so that the version check can run.
 """
 
 import os
@@ -11,13 +14,27 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
 
-def main() -> int:
-    try:
-        from autoresearch import loop
+def note(text):
+    sys.stderr.write(("pre_compact hook: " + text + "\n")[:500])
 
-        out = loop.pre_compact_hook(sys.stdin.buffer)
+
+def answer():
+    from autoresearch import interpreter
+
+    too_old = interpreter.too_old()
+    if too_old:
+        note(too_old)
+        return ""
+    from autoresearch import loop
+
+    return loop.pre_compact_hook(sys.stdin.buffer)
+
+
+def main():
+    try:
+        out = answer()
     except BaseException as exc:  # noqa: BLE001 - a hook must never crash or exit 2
-        sys.stderr.write(f"pre_compact hook: {exc.__class__.__name__}: {exc}\n"[:500])
+        note(exc.__class__.__name__ + ": " + str(exc))
         out = FALLBACK
     if out:
         sys.stdout.write(out)

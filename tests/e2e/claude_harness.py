@@ -26,7 +26,9 @@ from fakeapi import FakeAnthropic, Script
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parents[1]
-CLI_VERSION = "2.1.197"  # the version package.json pins; checked against `claude --version`
+CLI_VERSION = "2.1.332"  # the version package.json pins; checked against `claude --version`
+# The previous pin: the tier must still pass on it (CLAUDE_E2E_CLI=/path/to/2.1.197/claude uv run pytest ...).
+SUPPORTED_VERSIONS = (CLI_VERSION, "2.1.197")
 CLI_TIMEOUT_SECONDS = 180  # one scripted client session; a hang fails the test instead of CI
 DUMMY_KEY = "sk-ant-dummy"
 INSTALL_HINT = "run `cd tests/e2e && npm ci` to install the pinned @anthropic-ai/claude-code"
@@ -117,9 +119,10 @@ def require_cli() -> Path:
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set: the end-to-end tier must not be skipped)", pytrace=False)
         pytest.skip(message)
-    version = cli_version(cli)
-    if not version.startswith(CLI_VERSION):
-        pytest.fail(f"{cli} reports {version!r}, expected {CLI_VERSION}; {INSTALL_HINT}", pytrace=False)
+    version = (cli_version(cli).split() or [""])[0]  # "2.1.332 (Claude Code)"
+    allowed = SUPPORTED_VERSIONS if os.environ.get("CLAUDE_E2E_CLI") else (CLI_VERSION,)
+    if version not in allowed:
+        pytest.fail(f"{cli} reports {version!r}, expected one of {allowed}; {INSTALL_HINT}", pytrace=False)
     return cli
 
 
@@ -155,6 +158,11 @@ def make_repo_copy(tmp: Path) -> Path:
     return repo
 
 
+def recorder_log(repo: Path) -> Path:
+    """Where the recorder hook of `repo`'s sessions appends (outside the repo)."""
+    return repo.parent / "post_tool_use.jsonl"
+
+
 def install_recorder(repo: Path, log: Path) -> None:
     """PostToolUse(+Failure) hooks in settings.local.json, merged with the project's: log each payload."""
     code = f"import sys;open({str(log)!r},'a').write(sys.stdin.read().strip()+chr(10))"
@@ -173,6 +181,9 @@ UV_IN_COPY = {
     "UV_OFFLINE": "1",
     "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv"),
 }
+# Inside the client the Bash sandbox lets uv write only the settings' allowWrite `~/.cache/uv`, under the temp
+# HOME; uv needs it for its lock even when it syncs nothing. It must exist before the sandbox starts.
+UV_CACHE_IN_HOME = (".cache", "uv")
 
 
 @functools.cache
@@ -219,6 +230,7 @@ def client_env(home: Path, base_url: str, extra: dict | None = None) -> dict:
         "IS_SANDBOX": "1",  # lets root use bypassPermissions
         "NO_PROXY": "127.0.0.1,localhost",
         **UV_IN_COPY,
+        "UV_CACHE_DIR": str(home.joinpath(*UV_CACHE_IN_HOME)),
     }
     for name in ("PYENV_ROOT", "PYENV_VERSION", "TMPDIR", "CI"):
         if name in os.environ:
@@ -303,6 +315,11 @@ def block_text(content) -> str:
     return ""
 
 
+def client_home(repo: Path) -> Path:
+    """The throwaway HOME of `repo`'s sessions (`~` in the settings' sandbox paths, e.g. `~/.cache/uv`)."""
+    return repo.parent / "home"
+
+
 def run_claude(
     cli: Path,
     repo: Path,
@@ -315,9 +332,9 @@ def run_claude(
 ) -> ClientRun:
     """One `claude -p` session in `repo` against a fresh fake API serving `script`."""
     work = repo.parent
-    home = work / "home"
-    home.mkdir(exist_ok=True)
-    log = work / "post_tool_use.jsonl"
+    home = client_home(repo)
+    home.joinpath(*UV_CACHE_IN_HOME).mkdir(parents=True, exist_ok=True)
+    log = recorder_log(repo)
     install_recorder(repo, log)
     args = [str(cli), "-p", prompt, "--output-format", "json", "--permission-mode", mode, *(extra_args or [])]
     with FakeAnthropic(script) as api:

@@ -360,6 +360,8 @@ FORBIDDEN_UNIGNORED_BASH = [
     ("git commit -a -m 'sweep'", "results-untracked"),
     ("git commit -am sweep", "results-untracked"),
     ("git clean -fd", "keep-untracked-data"),
+    # the seed's header line, once results.tsv holds a row: it would wipe the row
+    ('echo -e "commit\\tval_bpb\\tmemory_gb\\tstatus\\tdescription" > results.tsv', "keep-untracked-data"),
     ("git clean -f .autoresearch", "keep-untracked-data"),
 ]
 
@@ -493,6 +495,7 @@ FORBIDDEN_TOOLS = [
 ALLOWED_BASH = [
     # the seed protocol, literally
     "git checkout -b autoresearch/nov25",
+    'echo -e "commit\\tval_bpb\\tmemory_gb\\tstatus\\tdescription" > results.tsv',  # holds only the header
     "git add train.py",
     "git commit -m 'Increase depth to 10'",
     'git commit -m "lower lr; run.log showed divergence at step 300"',

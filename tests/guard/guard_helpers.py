@@ -60,3 +60,11 @@ def make_project(root: Path, ignore_data: bool) -> Path:
         with (root / "results.tsv").open("a") as fh:
             fh.write("a1b2c3d\t0.997900\t44.0\tkeep\tbaseline\n")
     return root
+
+
+def install_guard(root: Path) -> Path:
+    """Replace the project's stand-in hooks and library with this checkout's real ones; return the hook."""
+    for rel in (".claude/hooks", ".claude/lib"):
+        shutil.rmtree(root / rel, ignore_errors=True)
+        shutil.copytree(REPO / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    return root / ".claude" / "hooks" / "pre_tool_use.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -100,11 +101,10 @@ def test_allowed_tools(project, call):
     assert decision.allowed, decision
 
 
-def test_the_hooks_cached_config_gives_the_same_verdicts_on_the_whole_corpus(project, tmp_path, monkeypatch):
-    monkeypatch.setattr(policy, "CACHE_FILE", str(tmp_path / "guard-config.json"))
-    fresh = policy.load_config(str(project))
-    cached = policy.load_config(str(project))
-    assert isinstance(cached, policy.CachedConfig) and not isinstance(fresh, policy.CachedConfig)
+def test_the_hooks_cached_config_gives_the_same_verdicts_on_the_whole_corpus(project):
+    fresh = config.load(project)
+    stored = json.loads(json.dumps(policy.cache_values(fresh)))  # the cache file's round trip
+    cached = policy.CachedConfig(str(project), stored)
     payloads = [bash_payload(project, c) for c, _ in FORBIDDEN_BASH] + [
         bash_payload(project, c) for c in ALLOWED_BASH
     ]

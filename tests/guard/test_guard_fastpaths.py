@@ -1,154 +1,140 @@
-"""The hook's start-up budget: common tool calls are judged without importing `re` or `json`.
+"""The hook's start-up budget: with the shipped sandbox walling its cache, calls skip tomllib and pathlib.
 
-`import json` (which imports `re`) is most of the gap to the 1.5x latency target, so the hook reads
-its payload with `hookjson` and the policy answers the protocol's own commands with hand-written
-string checks. Each check is pinned here against the regex or stdlib function it stands in for,
-and the import test runs the real hook process on the loop's everyday calls.
+config.load() (tomllib, pathlib) is about 15 ms of a hook whose p95 target is 50 ms, so the policy keeps
+the parsed config in a cache, but trusts it only while the settings wall it off from the agent's shell
+(policy.cache_is_walled). These tests run the real hook on copies of this checkout with and without that
+wall. The policy's hand-written string checks are pinned to the regexes they stand in for.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from autoresearch import hookjson, policy, shellparse
+from autoresearch import config, policy, shellparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
-HOOK = REPO / ".claude" / "hooks" / "pre_tool_use.py"
 TRAIN_HUNK = "".join((REPO / "train.py").read_text(encoding="utf-8").splitlines(keepends=True)[:60])
-
-# The everyday calls of the experiment loop (SKILL.md), as Claude Code sends them.
-EVERYDAY = {
-    "tail": ("Bash", {"command": "tail -n 50 run.log"}),
-    "metric grep": ("Bash", {"command": 'grep "^val_bpb:\\|^peak_vram_mb:" run.log'}),
-    "training run": ("Bash", {"command": "uv run train.py > run.log 2>&1"}),
-    "supervised run": ("Bash", {"command": "uv run scripts/experiment.py run --json"}),
-    "commit": ("Bash", {"command": "git add train.py && git commit -m 'depth 4' && git log --oneline -1"}),
-    "reset": ("Bash", {"command": "git reset --hard HEAD~1"}),
-    "ledger row": ("Bash", {"command": 'echo -e "a1b2c3d\\t1.85\\t0.0\\tkeep\\tdepth 4" >> results.tsv'}),
-    "denied cat": ("Bash", {"command": "cat run.log"}),
-    "read train.py": ("Read", {"file_path": str(REPO / "train.py")}),
-    "edit train.py": (
-        "Edit",
-        {"file_path": str(REPO / "train.py"), "old_string": TRAIN_HUNK, "new_string": TRAIN_HUNK + "\n"},
-    ),
+WALL = {
+    **policy.WALL_FLAGS,
+    "filesystem": {"denyWrite": ["./prepare.py", "./.claude", "./pyproject.toml", "./uv.lock"]},
 }
-SLOW_MODULES = {"re", "json", "enum", "functools", "collections", "tomllib", "pathlib", "typing"}
 
 
-def hook_imports(tool, tool_input):
-    """Run the real hook once; return (the modules it imported, its stdout)."""
-    payload = {"hook_event_name": "PreToolUse", "cwd": str(REPO), "tool_name": tool, "tool_input": tool_input}
+def everyday(root: Path) -> dict:
+    """The everyday calls of the experiment loop (SKILL.md), as Claude Code sends them."""
+    return {
+        "tail": ("Bash", {"command": "tail -n 50 run.log"}),
+        "metric grep": ("Bash", {"command": 'grep "^val_bpb:\\|^peak_vram_mb:" run.log'}),
+        "training run": ("Bash", {"command": "uv run train.py > run.log 2>&1"}),
+        "supervised run": ("Bash", {"command": "uv run scripts/experiment.py run --json"}),
+        "commit": (
+            "Bash",
+            {"command": "git add train.py && git commit -m 'depth 4' && git log --oneline -1"},
+        ),
+        "reset": ("Bash", {"command": "git reset --hard HEAD~1"}),
+        "ledger row": ("Bash", {"command": 'echo -e "a1b2c3d\\t1.85\\t0.0\\tkeep\\tdepth 4" >> results.tsv'}),
+        "denied cat": ("Bash", {"command": "cat run.log"}),
+        "read train.py": ("Read", {"file_path": str(root / "train.py")}),
+        "edit train.py": (
+            "Edit",
+            {"file_path": str(root / "train.py"), "old_string": TRAIN_HUNK, "new_string": TRAIN_HUNK + "\n"},
+        ),
+    }
+
+
+CONFIG_MODULES = {"tomllib", "pathlib"}
+
+
+def make_copy(root: Path, sandbox: dict | None) -> Path:
+    """This checkout's hooks, library, config and train.py, with or without the sandbox block."""
+    for rel in (".claude/hooks", ".claude/lib"):
+        shutil.copytree(REPO / rel, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel in ("pyproject.toml", "train.py", "prepare.py"):
+        shutil.copy(REPO / rel, root / rel)
+    settings = json.loads((REPO / ".claude" / "settings.json").read_text())
+    settings.pop("sandbox", None)
+    if sandbox is not None:
+        settings["sandbox"] = sandbox
+    (root / ".claude" / "settings.json").write_text(json.dumps(settings, indent=2))
+    return root
+
+
+def hook_imports(root: Path, tool: str, tool_input: dict):
+    """Run the copy's real hook once; return (the modules it imported, its stdout)."""
+    payload = {"hook_event_name": "PreToolUse", "cwd": str(root), "tool_name": tool, "tool_input": tool_input}
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-X", "importtime", str(HOOK)],
+        [sys.executable, "-I", "-S", "-X", "importtime", str(root / ".claude/hooks/pre_tool_use.py")],
         input=json.dumps(payload).encode(),
         capture_output=True,
         timeout=30,
-        env={**os.environ, "CLAUDE_PROJECT_DIR": str(REPO)},
+        env={**os.environ, "CLAUDE_PROJECT_DIR": str(root)},
         check=True,
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
     return imported, proc.stdout
 
 
+def cache_file(root: Path) -> Path:
+    return root / ".claude/lib/autoresearch/__pycache__/guard-config.json"
+
+
 @pytest.fixture(scope="module")
-def cached_config():
-    """The first call after a checkout or a config edit reads pyproject.toml (tomllib, pathlib) and writes
-    the cache; every later call reads the cache. Make sure this test sees the steady state."""
-    imported, _ = hook_imports("Bash", {"command": "true"})
-    assert os.path.exists(policy.CACHE_FILE)
-    return imported
+def walled(tmp_path_factory) -> Path:
+    root = make_copy(tmp_path_factory.mktemp("walled"), WALL)
+    assert policy.cache_is_walled(str(root), str(cache_file(root)))
+    hook_imports(root, "Bash", {"command": "true"})  # the first call writes the cache
+    assert cache_file(root).is_file()
+    return root
 
 
-def test_a_cold_call_reads_the_config_and_a_warm_one_does_not(cached_config):
-    os.utime(REPO / "pyproject.toml")  # a human's edit: the cache key (mtime) changes
-    cold, _ = hook_imports("Bash", {"command": "true"})
-    warm, _ = hook_imports("Bash", {"command": "true"})
+def test_a_cold_call_reads_the_config_and_a_warm_one_does_not(walled):
+    os.utime(walled / "pyproject.toml")  # a human's edit: the cache key (mtime) changes
+    cold, _ = hook_imports(walled, "Bash", {"command": "true"})
+    warm, _ = hook_imports(walled, "Bash", {"command": "true"})
     assert "tomllib" in cold and "tomllib" not in warm
 
 
-@pytest.mark.parametrize("name", sorted(EVERYDAY))
-def test_everyday_calls_import_no_slow_module(name, cached_config):
-    imported, stdout = hook_imports(*EVERYDAY[name])
+@pytest.mark.parametrize("name", sorted(everyday(REPO)))
+def test_everyday_calls_skip_the_config_parser_behind_the_wall(name, walled):
+    imported, stdout = hook_imports(walled, *everyday(walled)[name])
     assert "autoresearch.policy" in imported  # the call was really judged
-    assert not imported & SLOW_MODULES, f"{name} imported {sorted(imported & SLOW_MODULES)}"
+    assert not imported & CONFIG_MODULES, f"{name} imported {sorted(imported & CONFIG_MODULES)}"
     if name == "denied cat":
         assert json.loads(stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
-def test_a_rare_command_still_gets_the_regex_checks():
+def test_a_forged_cache_is_trusted_only_behind_the_wall(tmp_path):
+    """What an allowed one-liner could write: the genuine cache with every rule switched off."""
+    root = make_copy(tmp_path, WALL)
+    hook_imports(root, "Bash", {"command": "true"})  # the hook writes the genuine cache
+    forged = json.loads(cache_file(root).read_text())
+    forged["values"]["disabled_rules"] = list(config.RULE_IDS)
+    cache_file(root).write_text(json.dumps(forged))
+    _, stdout = hook_imports(root, "Bash", {"command": "cat run.log"})
+    assert stdout == b""  # behind the wall the file is believed: only the sandbox may guard it
+    make_copy(tmp_path / "fresh", None)  # the same project without the sandbox block
+    shutil.copy(tmp_path / "fresh" / ".claude" / "settings.json", root / ".claude" / "settings.json")
+    assert not policy.cache_is_walled(str(root), str(cache_file(root)))
+    for _ in range(2):
+        imported, stdout = hook_imports(root, "Bash", {"command": "cat run.log"})
+        assert "tomllib" in imported  # read afresh on every call
+        assert json.loads(stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    assert json.loads(cache_file(root).read_text()) == forged  # ignored, and not rewritten either
+
+
+def test_a_rare_command_still_gets_the_regex_checks(walled):
     """The lazy `re` is only skipped, never lost: python -c code is read with it."""
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", str(HOOK)],
-        input=json.dumps(
-            {
-                "tool_name": "Bash",
-                "cwd": str(REPO),
-                "tool_input": {"command": "python -c \"open('prep'+'are.py','w')\""},
-            }
-        ).encode(),
-        capture_output=True,
-        timeout=30,
-        check=True,
-    )
-    assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
-
-
-# --- hookjson against the json module -------------------------------------------------------------
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
-    max_leaves=20,
-)
-
-
-@given(json_values)
-def test_hookjson_round_trips_like_json(value):
-    assert hookjson.dumps(value) == json.dumps(value)
-    assert hookjson.loads(json.dumps(value)) == value
-    assert hookjson.loads(("\n " + json.dumps(value, indent=1) + " \n").encode()) == value
-
-
-@settings(max_examples=300)
-@given(st.text(alphabet='{}[]":,0123456789.eE-+ \ntrufalsnNIinfyx\\u', max_size=20))
-def test_hookjson_accepts_and_rejects_what_json_does(text):
-    try:
-        expected = json.loads(text)
-    except ValueError as exc:
-        with pytest.raises(ValueError) as caught:
-            hookjson.loads(text)
-        assert type(caught.value) is type(exc)
-    else:
-        got = hookjson.loads(text)
-        assert json.dumps(got) == json.dumps(expected)
-
-
-@pytest.mark.parametrize("text", ["", "  ", "{", "[1] x", '{"a":1,}', "tru", "\ufeff{}"])
-def test_hookjson_raises_a_json_decode_error_on_bad_text(text):
-    with pytest.raises(json.JSONDecodeError):
-        hookjson.loads(text)
-
-
-def test_hookjson_bad_utf8_is_a_value_error():
-    with pytest.raises(ValueError):
-        hookjson.loads(b'{"a": "\xff"}')
-
-
-def test_hookjson_special_floats_match_json():
-    assert hookjson.dumps([math.inf, -math.inf, math.nan]) == json.dumps([math.inf, -math.inf, math.nan])
-    assert math.isnan(hookjson.loads("NaN")) and hookjson.loads("-Infinity") == -math.inf
-    assert hookjson.dumps({1: "int keys", 2.5: None}) == json.dumps({1: "int keys", 2.5: None})
-    with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
-        hookjson.dumps({"a": object()})
+    _, stdout = hook_imports(walled, "Bash", {"command": "python -c \"open('prep'+'are.py','w')\""})
+    assert json.loads(stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
 # --- hand-written string checks against the regexes they replace --------------------------------

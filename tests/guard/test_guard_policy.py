@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from autoresearch import config, policy
 
 
@@ -86,10 +89,60 @@ def test_the_fallback_denies_only_calls_that_name_a_guarded_file(project):
     assert policy.fallback(bash(project, "ls -la"), cfg, "boom").allowed
 
 
+WALL = {**policy.WALL_FLAGS, "filesystem": {"denyWrite": ["./.claude"]}}
+
+
+def walled_project(root, monkeypatch, sandbox=WALL):
+    """A project whose settings wall the cache file, which lives in its .claude/ for the test."""
+    (root / ".claude").mkdir(parents=True)
+    (root / ".claude" / "settings.json").write_text(json.dumps({"sandbox": sandbox}))
+    cache = root / ".claude" / "cache" / "guard-config.json"
+    monkeypatch.setattr(policy, "CACHE_FILE", str(cache))
+    return cache
+
+
+@pytest.mark.parametrize(
+    ("shared", "local", "walled"),
+    [
+        (WALL, None, True),
+        (
+            {**WALL, "filesystem": {"denyWrite": ["./.claude/skills", "./prepare.py"]}},
+            None,
+            False,
+        ),  # not the cache
+        ({**WALL, "filesystem": {"denyWrite": [".claude"]}}, None, False),  # not anchored at the project
+        ({**WALL, "enabled": False}, None, False),
+        ({**WALL, "failIfUnavailable": False}, None, False),  # no bwrap: Bash would run unsandboxed
+        ({k: v for k, v in WALL.items() if k != "allowUnsandboxedCommands"}, None, False),
+        ({**WALL, "allowUnsandboxedCommands": True}, None, False),  # dangerouslyDisableSandbox escapes it
+        (WALL, {"sandbox": {"enabled": False}}, False),  # settings.local.json takes precedence
+        (WALL, {"sandbox": {"enabled": True}}, True),
+        (WALL, "{not json", False),
+        (None, None, False),
+    ],
+)
+def test_the_cache_is_walled_only_by_a_sandbox_that_cannot_be_skipped(tmp_path, shared, local, walled):
+    (tmp_path / ".claude").mkdir()
+    if shared is not None:
+        (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"sandbox": shared}))
+    if local is not None:
+        text = local if isinstance(local, str) else json.dumps(local)
+        (tmp_path / ".claude" / "settings.local.json").write_text(text)
+    cache = tmp_path / ".claude" / "lib" / "autoresearch" / "__pycache__" / "guard-config.json"
+    assert policy.cache_is_walled(str(tmp_path), str(cache)) is walled
+
+
+def test_an_unwalled_project_never_reads_or_writes_the_cache(tmp_path, monkeypatch):
+    cache = walled_project(tmp_path, monkeypatch, sandbox={**WALL, "enabled": False})
+    (tmp_path / "pyproject.toml").write_text("[tool.autoresearch]\ntail_lines = 20\n")
+    assert isinstance(policy.load_config(str(tmp_path)), config.Config)
+    assert isinstance(policy.load_config(str(tmp_path)), config.Config)
+    assert not cache.exists()
+
+
 def test_the_hook_config_cache_gives_what_config_load_gives_and_follows_edits(tmp_path, monkeypatch):
-    monkeypatch.setattr(policy, "CACHE_FILE", str(tmp_path / "cache" / "guard-config.json"))
     root = tmp_path / "proj"
-    root.mkdir()
+    cache = walled_project(root, monkeypatch)
     text = (config.find_root(__file__) / "pyproject.toml").read_text()
     (root / "pyproject.toml").write_text(text)
     fresh = policy.load_config(str(root))
@@ -112,12 +165,12 @@ def test_the_hook_config_cache_gives_what_config_load_gives_and_follows_edits(tm
     assert again.tail_lines == 20 and not again.rule_enabled("no-installs")
     assert not policy.evaluate(payload, again).allowed
     # A corrupt cache is rebuilt, not trusted.
-    (tmp_path / "cache" / "guard-config.json").write_text("{not json")
+    cache.write_text("{not json")
     assert policy.load_config(str(root)).tail_lines == 20
 
 
 def test_a_broken_config_raises_the_loaders_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(policy, "CACHE_FILE", str(tmp_path / "guard-config.json"))
+    walled_project(tmp_path, monkeypatch)
     (tmp_path / "pyproject.toml").write_text("[tool.autoresearch]\ntail_lines = 'many'\n")
     try:
         policy.load_config(str(tmp_path))

@@ -15,10 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 from harness_helpers import REPO_ROOT, load_prepare, run_script
 
 PREFIX = "/datasets/karpathy/climbmix-400b-shuffle/resolve/main/"
-SHARDS = ["shard_00000.parquet", "shard_00001.parquet", "shard_06542.parquet"]
+SHARDS = ["shard_00000.parquet", "shard_00001.parquet", "shard_06541.parquet", "shard_06542.parquet"]
+VAL, TEST = SHARDS[3], SHARDS[2]  # the last shard is validation, the one before it the held-out test
 WORDS = (
     "the of and to in a is that for it as was with be by on not he this are or his from at which but have an "
     "they you were her she there been one all we their has would when if so no out up into do time more some "
@@ -136,7 +138,7 @@ def test_climbmix_downloads_in_parallel_with_retry_resume_and_checksums(hub, tmp
     assert "shards" in proc.stderr  # the tqdm progress bar
 
     requested = [name for name, _ in hub.log]
-    assert sorted(set(requested)) == SHARDS  # train shards 0..1 plus the pinned validation shard 06542
+    assert sorted(set(requested)) == SHARDS  # train shards 0..1, the pinned test 06541 and val 06542
     assert requested.count(SHARDS[1]) == 2  # retried after the 503
     assert (SHARDS[0], f"bytes={len(half) // 2}-") in hub.log  # resumed with a Range request
     for name in SHARDS:
@@ -149,12 +151,12 @@ def test_climbmix_downloads_in_parallel_with_retry_resume_and_checksums(hub, tmp
     manifest = json.loads((cache / "manifest.json").read_text())
     assert manifest["profile"] == "climbmix"
     assert manifest["constants"] == {"MAX_SEQ_LEN": 64, "VOCAB_SIZE": 512, "EVAL_TOKENS": 4096}
-    assert (
-        manifest["source"]["val_shard"] == "shard_06542.parquet" and manifest["source"]["train_shards"] == 2
-    )
+    assert manifest["source"]["val_shard"] == VAL and manifest["source"]["train_shards"] == 2
+    assert manifest["source"]["test_shard"] == TEST
     assert manifest["splits"] == {
         "train": ["tokens/train_00000.npy", "tokens/train_00001.npy"],
         "val": ["tokens/val.npy"],
+        "test": ["tokens/test.npy"],
     }
     assert manifest["source"]["base_url"].endswith(PREFIX.rstrip("/"))
 
@@ -166,6 +168,8 @@ def test_climbmix_downloads_in_parallel_with_retry_resume_and_checksums(hub, tmp
     x, y, _ = next(prep.make_dataloader(tok, 4, prep.MAX_SEQ_LEN, "train"))
     assert x.shape == (4, 64) and (x[:, 0] == tok.get_bos_token_id()).all()
     assert prep.eval_rows(tok).shape == (4096 // 64, 65)
+    assert prep._heldout_rows(tok).shape == (4096 // 64, 65)
+    assert not torch.equal(prep._heldout_rows(tok), prep.eval_rows(tok))
 
     # verified shards are never downloaded again
     hub.log.clear()
@@ -175,13 +179,13 @@ def test_climbmix_downloads_in_parallel_with_retry_resume_and_checksums(hub, tmp
 
 
 def test_checksum_mismatch_fails_cleanly(hub, tmp_path):
-    hub.corrupt.add(SHARDS[2])
+    hub.corrupt.add(VAL)
     cache = tmp_path / "cache"
     proc = _prepare(cache, hub)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "sha256 mismatch for shard_06542.parquet" in proc.stderr.strip().splitlines()[-1]
-    assert [name for name, _ in hub.log].count(SHARDS[2]) == 5  # every attempt, then give up
-    assert not (cache / "data" / SHARDS[2]).exists() and not list(cache.rglob("*.tmp"))
+    assert [name for name, _ in hub.log].count(VAL) == 5  # every attempt, then give up
+    assert not (cache / "data" / VAL).exists() and not list(cache.rglob("*.tmp"))
     assert not (cache / "manifest.json").exists()
 
 

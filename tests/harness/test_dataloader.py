@@ -25,6 +25,33 @@ def test_batches_have_upstream_shape(prep):
     assert epoch == 1
 
 
+def test_batches_are_contiguous_so_upstream_view_works(prep):
+    """Upstream's model calls targets.view(-1): slices of one [B, T + 1] buffer would raise there."""
+    tok = prep.Tokenizer.from_directory()
+    loader = prep.make_dataloader(tok, 8, prep.MAX_SEQ_LEN, "train")
+    for _ in range(3):
+        x, y, _ = next(loader)
+        assert x.is_contiguous() and y.is_contiguous()
+        assert x.view(-1).numel() == y.view(-1).numel() == 8 * prep.MAX_SEQ_LEN
+
+
+def test_eval_hands_the_model_contiguous_inputs(prep):
+    import torch.nn as nn
+
+    tok = prep.Tokenizer.from_directory()
+
+    class ViewsInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(()))
+
+        def forward(self, idx, targets=None):
+            flat = idx.view(-1)  # raises on a non-contiguous tensor
+            return torch.zeros(*idx.shape, prep.VOCAB_SIZE) + self.p + 0 * flat[0]
+
+    assert prep.evaluate_bpb(ViewsInputs(), tok, 16) > 0
+
+
 def test_every_row_starts_with_bos_and_holds_only_real_text(prep, embedded_cache):
     tok = prep.Tokenizer.from_directory()
     bos = tok.get_bos_token_id()

@@ -1,4 +1,5 @@
-"""evaluate_bpb: exact on hand-computable models, and the same number for every batch size."""
+"""evaluate_bpb: exact on hand-computable models, the same number for every batch size, and blind to the
+loss a model defines for itself (the model is asked for logits only)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ class Uniform(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(()))
         self.batch_sizes = []
 
-    def forward(self, x, y, reduction="mean"):
+    def forward(self, x, targets=None, reduction="mean"):
+        assert targets is None, "the metric must never hand the targets to the model"
         self.batch_sizes.append(x.size(0))
-        logits = torch.zeros(*x.shape, self.vocab_size) + self.dummy
-        return F.cross_entropy(logits.view(-1, self.vocab_size), y.reshape(-1), reduction=reduction)
+        return torch.zeros(*x.shape, self.vocab_size) + self.dummy
 
 
 class TinyLM(nn.Module):
@@ -34,9 +35,14 @@ class TinyLM(nn.Module):
         self.emb = nn.Embedding(vocab_size, 16)
         self.head = nn.Linear(16, vocab_size)
 
-    def forward(self, x, y, reduction="mean"):
+    def forward(self, x, targets=None, reduction="mean", smoothing=0.0, scale=1.0):
         logits = self.head(torch.tanh(self.emb(x)))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1), reduction=reduction)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(
+            logits.view(-1, logits.size(-1)), targets.view(-1), reduction=reduction, label_smoothing=smoothing
+        )
+        return scale * loss
 
 
 def _targets_and_bytes(prep, tok):
@@ -65,22 +71,76 @@ def test_uniform_logits_give_log2_vocab_per_token_scaled_by_tokens_per_byte(prep
     assert 2.0 < got < 5.0  # ~11 bits per token over ~3 bytes per token
 
 
-def test_loss_proportional_to_bytes_gives_exact_bpb(prep):
-    """A model paying c nats per byte of the target scores exactly c / ln 2 bits per byte."""
+def test_logits_proportional_to_bytes_give_the_closed_form(prep):
+    """logits[v] = -c * bytes(v): every target costs c * bytes(y) + ln Z nats, Z = sum_v exp(-c * bytes(v)).
+
+    So val_bpb = (c * B + N * ln Z) / (ln 2 * B) over the N counted targets holding B bytes; BOS targets
+    (0 bytes, where a model may pay anything) must not count."""
     tok = prep.Tokenizer.from_directory()
-    token_bytes = prep.get_token_bytes("cpu")
+    token_bytes = prep.get_token_bytes("cpu").double()
     c = 0.7
+    specials = token_bytes == 0
 
     class PerByte(nn.Module):
         def __init__(self):
             super().__init__()
             self.p = nn.Parameter(torch.zeros(()))
 
-        def forward(self, x, y, reduction="mean"):
-            loss = c * token_bytes[y].double() + 1000.0 * (token_bytes[y] == 0)  # BOS targets must not count
-            return loss.reshape(-1)
+        def forward(self, x, targets=None):
+            logits = -c * token_bytes.float() - 30.0 * specials.float()  # specials: very unlikely
+            return logits.expand(*x.shape, -1) + self.p
 
-    assert prep.evaluate_bpb(PerByte(), tok, batch_size=50) == pytest.approx(c / math.log(2), rel=1e-12)
+    y, nbytes = _targets_and_bytes(prep, tok)
+    counted = int((nbytes > 0).sum())
+    log_z = torch.logsumexp(-c * token_bytes - 30.0 * specials.double(), dim=0).item()
+    expected = (c * int(nbytes.sum()) + counted * log_z) / (math.log(2) * int(nbytes.sum()))
+    assert prep.evaluate_bpb(PerByte(), tok, batch_size=50) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"smoothing": 0.1}, {"scale": 0.5}], ids=["label-smoothing", "half-loss"])
+def test_a_loss_defined_by_the_model_cannot_change_the_metric(prep, kwargs):
+    """Same logits, another training loss: the same val_bpb (the targets never reach the model)."""
+    tok = prep.Tokenizer.from_directory()
+    plain, tricked = TinyLM(prep.VOCAB_SIZE), TinyLM(prep.VOCAB_SIZE)
+    original = tricked.forward
+    tricked.forward = lambda x, targets=None, reduction="mean": original(x, targets, reduction, **kwargs)
+    assert prep.evaluate_bpb(tricked, tok, 32) == prep.evaluate_bpb(plain, tok, 32)
+
+
+def test_a_model_that_does_not_return_logits_gets_one_line(prep):
+    tok = prep.Tokenizer.from_directory()
+
+    class LastOnly(nn.Module):  # nanoGPT's inference shortcut: logits for the last position only
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, targets=None):
+            return torch.zeros(x.size(0), 1, prep.VOCAB_SIZE) + self.p
+
+    with pytest.raises(ValueError, match=r"must return logits \[B, T, vocab\]"):
+        prep.evaluate_bpb(LastOnly(), tok, 32)
+
+
+def test_the_byte_denominator_is_the_utf8_length_of_the_text(prep):
+    """Independent check: the counted token bytes over the val rows equal the UTF-8 length of the text."""
+    tok = prep.Tokenizer.from_directory()
+    rows = prep.eval_rows(tok)
+    token_bytes = prep.get_token_bytes("cpu")
+    counted = int(token_bytes[rows[:, 1:].reshape(-1)].sum())
+    bos = tok.get_bos_token_id()
+    text_bytes = 0
+    for row in rows[:, 1:].tolist():
+        pieces, run = [], []
+        for t in row + [bos]:  # a special token ends a piece of text
+            if token_bytes[t] == 0:
+                if run:
+                    pieces.append(tok.decode(run))
+                run = []
+            else:
+                run.append(t)
+        text_bytes += sum(len(p.encode("utf-8")) for p in pieces)
+    assert text_bytes == counted
 
 
 @pytest.mark.parametrize("model_cls", [Uniform, TinyLM])

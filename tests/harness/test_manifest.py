@@ -40,11 +40,13 @@ def test_manifest_records_profile_source_and_checksums(embedded_cache):
         "tokenizer/token_bytes.pt",
         "tokens/train.npy",
         "tokens/val.npy",
+        "tokens/test.npy",
     }
     for rel, meta in manifest["files"].items():
         data = (embedded_cache / rel).read_bytes()
         assert hashlib.sha256(data).hexdigest() == meta["sha256"] and len(data) == meta["size"]
     assert manifest["stats"]["train_tokens"] > 1_500_000 and manifest["stats"]["val_tokens"] > 65_536
+    assert manifest["stats"]["test_tokens"] > 65_536  # the held-out split fills the same eval geometry
     assert not list(embedded_cache.rglob("*.tmp"))
 
 

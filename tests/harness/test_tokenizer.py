@@ -53,13 +53,14 @@ def test_digits_split_into_groups_of_at_most_two(prep):
 def test_pretokenised_splits_decode_to_the_corpus(prep, embedded_cache):
     """The uint16 token files hold BOS-separated documents that decode back to the corpus text."""
     tok = prep.Tokenizer.from_directory()
-    train_docs, val_docs, works = prep.shakespeare_documents(
+    train_docs, val_docs, test_docs, works = prep.shakespeare_documents(
         str(embedded_cache / "downloads" / prep.SHAKESPEARE["filename"])
     )
     assert len(works) == 42 and not any(w.endswith("_f") for w in works)
-    assert sum(map(len, train_docs)) + sum(map(len, val_docs)) > 5_000_000
-    assert len(val_docs) == (len(train_docs) + len(val_docs)) // 20
-    for split, docs in (("train", train_docs), ("val", val_docs)):
+    total = len(train_docs) + len(val_docs) + len(test_docs)
+    assert sum(map(len, train_docs + val_docs + test_docs)) > 5_000_000
+    assert len(val_docs) == total // 20 and abs(len(test_docs) - total // 20) <= 1
+    for split, docs in (("train", train_docs), ("val", val_docs), ("test", test_docs)):
         tokens = np.load(embedded_cache / "tokens" / f"{split}.npy")
         assert tokens.dtype == np.uint16
         starts = np.flatnonzero(tokens == tok.get_bos_token_id())
@@ -67,4 +68,5 @@ def test_pretokenised_splits_decode_to_the_corpus(prep, embedded_cache):
         for k in (0, len(docs) // 2, len(docs) - 1):
             end = starts[k + 1] if k + 1 < len(starts) else len(tokens)
             assert tok.decode(tokens[starts[k] + 1 : end].tolist()) == docs[k]
+    assert not set(test_docs) & (set(train_docs) | set(val_docs))  # the test split is disjoint from both
     assert not set(val_docs) & set(train_docs)  # held-out documents never appear in training

@@ -96,7 +96,12 @@ class Project:
     def add_row(
         self, commit: str, val_bpb: float, status: str = "keep", description: str = "an idea"
     ) -> None:
-        ledger.append_row(self.cfg.results_path, ledger.Row(commit, val_bpb, 12.5, status, description))
+        row = ledger.append_row(self.cfg.results_path, ledger.Row(commit, val_bpb, 12.5, status, description))
+        # what `record` writes beside the row: without it the row counts as written by hand (unattested)
+        ledger.append_record(
+            self.cfg.sidecar_path,
+            {"commit": commit, "status": status, "row_line": row.line_no, "attested": True},
+        )
 
     def add_record(self, commit: str, values: list[float]) -> None:
         ledger.append_record(

@@ -54,6 +54,10 @@ def cli_project(tmp_path: Path) -> Project:
         shutil.copytree(REPO_ROOT / ".claude" / sub, root / ".claude" / sub, ignore=ignore)
     (root / "prepare.py").write_text(PREPARE)
     (root / "train.py").write_text(TRAIN)
+    pyproject = root / "pyproject.toml"  # the stand-in has no model to attest (tests/attest covers that)
+    text = pyproject.read_text().replace("[tool.autoresearch]\n", "[tool.autoresearch]\nattest = false\n", 1)
+    assert "attest = false" in text
+    pyproject.write_text(text)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "baseline")
     return Project(root)

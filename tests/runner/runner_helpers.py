@@ -21,6 +21,7 @@ name = "fake-night"
 version = "0"
 
 [tool.autoresearch]
+attest = false  # the fake train.py has no model: these tests cover supervision (tests/attest covers scoring)
 hard_timeout_seconds = {timeout}
 kill_grace_seconds = {grace}
 tail_lines = 50

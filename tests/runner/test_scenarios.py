@@ -10,7 +10,7 @@ import time
 
 import psutil
 import pytest
-from runner_helpers import CLI, clean_env, make_night
+from runner_helpers import CLI, REPO_ROOT, clean_env, make_night
 
 HANG = """\
 import time
@@ -167,6 +167,25 @@ def test_cuda_oom_message(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_successful_run_that_logged_an_allocation_warning_is_ok(tmp_path, ok_train):
+    """The exit code decides first: a harmless "Cannot allocate memory" line in a run that exits 0."""
+    body = 'print("warning: Cannot allocate memory for the pinned buffer; pageable memory")\n' + ok_train
+    night, proc, v = _run_scenario(tmp_path, body)
+    assert v["outcome"] == "ok", v["reason"]
+    assert night.cli("record", "keep", "baseline").returncode == 0
+
+
+def test_one_default_for_the_hard_timeout():
+    """config.py's default is the value pyproject.toml and the docs state (inside the Bash tool's 600 s)."""
+    import tomllib
+
+    from autoresearch import config
+
+    table = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["autoresearch"]
+    assert config.Config.hard_timeout_seconds == table["hard_timeout_seconds"] == 570
+
+
+@pytest.mark.slow
 def test_sigkill_without_traceback_is_host_oom(tmp_path):
     night, proc, v = _run_scenario(tmp_path, HOST_OOM)
     assert v["outcome"] == "oom" and "SIGKILL" in v["reason"]
@@ -286,3 +305,31 @@ def test_sigkilled_runner_is_cleaned_up_by_next_run(tmp_path):
 def test_no_stray_processes_from_this_module():
     me = psutil.Process(os.getpid())
     assert [p for p in me.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+FLOOD = """\
+import os, sys
+sys.path.insert(0, {lib!r})
+from autoresearch.summary import format_summary
+for step in range(5000):
+    print(f"step {{step:05d}} | loss {{4.0 - step * 1e-4:.6f}} | lr 1.000 | dt 5ms " + "x" * 500)
+print(format_summary(dict(val_bpb=1.5, training_seconds=0.1, total_seconds=0.2, peak_vram_mb=0.0,
+    peak_rss_mb=10.0, num_steps=5000, device="cpu", time_budget=300)))
+"""
+
+
+@pytest.mark.slow
+def test_run_log_is_bounded_and_the_full_output_is_kept(tmp_path):
+    """Even `cat run.log` cannot flood: it holds the last lines and the summary; the rest is kept aside."""
+    night, proc, v = _run_scenario(tmp_path, FLOOD.format(lib=str(REPO_ROOT / ".claude" / "lib")))
+    assert v["outcome"] == "ok", v["reason"]
+    lines = (night.root / "run.log").read_text().splitlines()
+    assert len(lines) <= 1 + 50 + 20 and all(len(line) <= 240 for line in lines)
+    cut = lines.index("---")
+    assert lines[cut + 1].startswith("val_bpb:") and lines[-1].startswith("time_budget:")
+    assert lines[cut - 1].startswith("step 04999") and cut - 1 == 50  # header + the last 50 lines
+    full = night.root / lines[0].split(": ", 1)[1]
+    assert full.is_file() and full.read_text().count("\nstep ") == 4999  # every line of the run
+    seed_grep = ["grep", "^val_bpb:\\|^peak_vram_mb:", "run.log"]
+    grep = subprocess.run(seed_grep, cwd=night.root, capture_output=True)
+    assert grep.stdout.decode().splitlines() == ["val_bpb:          1.500000", "peak_vram_mb:     0.0"]

@@ -284,3 +284,18 @@ def test_unrecorded_run_is_kept_in_sidecar_when_the_next_commit_runs(night, ok_t
     dropped = [r for r in records if r["commit"] == first]
     assert len(dropped) == 1 and dropped[0]["recorded"] is False and dropped[0]["replicates"] == [1.6]
     assert len((night.root / "results.tsv").read_text().splitlines()) == 2  # no row invented for it
+
+
+def test_hand_written_rows_are_unattested_and_never_the_best(night, ok_train):
+    """The seed's fallback (`echo -e ... >> results.tsv`) still works, but such a row is never the best."""
+    _baseline(night)
+    with (night.root / "results.tsv").open("a") as fh:
+        fh.write("abcdef1\t0.100000\t1.0\tkeep\ta row typed by hand\n")
+    proc, info = night.json("status")
+    assert proc.returncode == 0, proc.stderr
+    assert info["best"] is None or info["best"]["val_bpb"] > 0.1
+    assert info["hand_rows"] == 1
+    assert [r["provenance"] for r in info["last_rows"]] == ["runner", "hand"]  # attest = false here
+    text = night.cli("status").stdout
+    assert "unattested: 1 row(s) written by hand" in text
+    assert "a row typed by hand\t[unattested]" in text

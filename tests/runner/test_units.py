@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 
 import pytest
@@ -164,3 +165,37 @@ def test_log_watch_reads_carriage_returns_split_chunks_and_tracebacks():
     endless = runner._LogWatch(tail_lines=1)
     endless.feed(b"x" * (runner.MAX_PARTIAL_BYTES + 10))  # no newline ever: judged, not hoarded
     assert endless.partial == b"" and len(endless.tail) == 1
+
+
+def test_sandbox_check_names_what_is_missing_and_what_remains():
+    from autoresearch import runner
+
+    present = {"bwrap": "/usr/bin/bwrap", "socat": "/usr/bin/socat"}
+    assert runner.sandbox_check("linux", present.get).startswith("ready")
+    line = runner.sandbox_check("linux", {"bwrap": "/usr/bin/bwrap"}.get)
+    assert "MISSING socat" in line and "apt-get install -y bubblewrap socat" in line
+    assert "only the hooks and the run-time hashes" in line
+    assert "Seatbelt" in runner.sandbox_check("darwin", {}.get)
+
+
+def test_a_remembered_descendant_whose_pid_was_reused_is_never_signalled():
+    """In a sandbox's small pid namespace a dead descendant's pid can come back as another process (the
+    runner's own scorer): only processes with the remembered start time are signalled, never a spared one."""
+    import sys
+
+    from autoresearch import runner
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        remembered = runner._descendants(os.getpid())
+        assert {live.pid, done.pid} <= set(remembered)
+        done.wait()
+        assert runner._still_running(remembered, spare=set()) >= {live.pid}
+        assert done.pid not in runner._still_running(remembered, spare=set())
+        reused = {live.pid: remembered[live.pid] - 5.0}  # same pid, another start time: a different process
+        assert runner._still_running(reused, spare=set()) == set()
+        assert live.pid not in runner._still_running(remembered, spare={live.pid})
+    finally:
+        live.kill()
+        live.wait()

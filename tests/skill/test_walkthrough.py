@@ -138,9 +138,9 @@ def project(tmp_path, embedded_cache) -> Walk:
         shutil.copytree(REPO_ROOT / name, root / name, ignore=_ignore_copy)
     prepare = root / "prepare.py"
     text, count = re.subn(
-        r"^TIME_BUDGET = \d+", f"TIME_BUDGET = {TEST_BUDGET}", prepare.read_text(), flags=re.M
+        r"^TIME_BUDGET_SECONDS = \d+", f"TIME_BUDGET_SECONDS = {TEST_BUDGET}", prepare.read_text(), flags=re.M
     )
-    assert count == 1, "prepare.py lost its TIME_BUDGET constant"
+    assert count == 1, "prepare.py lost its TIME_BUDGET_SECONDS constant"
     prepare.write_text(text)
 
     _git(root, "init", "-q", "-b", "master")

@@ -95,6 +95,7 @@ class Config(_Frozen):
         "kill_grace_seconds",
         "tail_lines",
         "disabled_rules",
+        "attest",
         "noise",
         "stop",
     )
@@ -117,10 +118,11 @@ class Config(_Frozen):
     train_script: str = "train.py"
     metric: str = "val_bpb"
     metric_direction: str = "lower"
-    hard_timeout_seconds: float = 600.0
+    hard_timeout_seconds: float = 570.0  # + kill grace + verdict stays inside the Bash tool's 600 s
     kill_grace_seconds: float = 10.0
     tail_lines: int = 50
     disabled_rules: tuple[str, ...] = ()
+    attest: bool = True  # the runner scores every run itself; only a human turns this off (tests of fakes)
     noise: NoiseConfig = NoiseConfig()
     stop: StopConfig = StopConfig()
 
@@ -155,6 +157,21 @@ class Config(_Frozen):
     @property
     def snapshot_dir(self) -> Path:
         return self.state_path / "snapshots"
+
+    @property
+    def harness_dir(self) -> Path:
+        """The pristine harness, extracted from the baseline commit and checked against setup's hash."""
+        return self.state_path / "harness"
+
+    @property
+    def full_log_dir(self) -> Path:
+        """Each run's complete output; run.log itself only gets the summary and the last lines."""
+        return self.state_path / "logs"
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Exported models: the run in flight, the baseline and every keep (the rest are deleted)."""
+        return self.state_path / "artifacts"
 
     @property
     def memory_path(self) -> Path:

@@ -245,11 +245,16 @@ class _Judge:
         self.reading = []  # why some argument of a command that only reads is unknown (only the log matters)
         self.training = False
         self.runner_long = False
+        self.results_effects = []  # kinds of every write to results.tsv in this call (the seed check)
+        self.text = ""  # the command, or the text a file tool writes: does it carry the ledger header?
 
     def add(self, rule, reason):
         self.found.append((rule, reason))
 
     def verdict(self, updated=None):
+        if "seed" in self.results_effects and len(self.results_effects) > 1:
+            # the header rewrite is safe only alone: `echo row >> results.tsv; echo header > results.tsv`
+            self.add("keep-untracked-data", self.why.data(self.t.results))
         ranked = sorted(self.found, key=lambda found: _PRIORITY.index(found[0]))
         for rule, reason in ranked:
             if self.cfg.rule_enabled(rule):
@@ -371,8 +376,13 @@ class _Judge:
         for d in (t.state, t.memory):
             if _hits(path, d, recursive):
                 self.add("keep-untracked-data", self.why.data(path if _under(path, d) else d))
-        if _hits(path, t.results, recursive) and not (kind == "append" and path == t.results):
-            self.add("keep-untracked-data", self.why.data(t.results))
+        if _hits(path, t.results, recursive):
+            if kind == "write" and path == t.results and _writes_header(self.text) and _holds_no_rows(path):
+                self.results_effects.append("seed")  # the protocol's header line: nothing to lose yet
+            else:
+                self.results_effects.append(kind)
+                if not (kind == "append" and path == t.results):
+                    self.add("keep-untracked-data", self.why.data(t.results))
         if kind == "delete" and _hits(path, t.log, recursive):
             self.add("keep-untracked-data", self.why.data(t.log, "deleted"))
         if path == t.gitignore and kind != "append" and source_text:
@@ -1821,6 +1831,31 @@ def _dependency_lines(text):
     return sorted(line.strip() for line in text.splitlines() if _mentions_dependency(line))
 
 
+def _writes_header(text):
+    """The text carries the results header (tabs, or `\\t` as in the protocol's `echo -e`)."""
+    if "val_bpb" not in text:
+        return False
+    from . import ledger  # only here: the ledger's imports are too slow for every call
+
+    return ledger.HEADER in text or ledger.HEADER.replace("\t", "\\t") in text
+
+
+def _holds_no_rows(path):
+    """True when the results file is absent or holds at most its header (ledger.HEADER): no row to lose."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4097)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if not data.strip():
+        return True
+    from . import ledger  # only here: the ledger's imports are too slow for every call
+
+    return data.rstrip(b"\r\n") == ledger.HEADER.encode()
+
+
 def _read_text(path, limit=1024 * 1024):
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -2150,9 +2185,11 @@ def _views(text):
 
 
 # ---------------------------------------------------------------------------------------------
-# A start-up shortcut for the hook: config.load() pulls in tomllib and pathlib (about 12 ms, more than
-# the rest of the hook's imports together). Its answer is cached as JSON beside the bytecode, keyed on the
-# stat of pyproject.toml and config.py, so a changed config or loader is read afresh.
+# The hook's config cache. config.load() imports tomllib and pathlib: about 15 ms, which takes the hook's
+# p95 from ~25 ms to ~60 ms on the 2-core box (bench/hook_latency.py; the target is 50 ms). So the parsed
+# fields are kept as JSON beside the bytecode, keyed on the stat of pyproject.toml and config.py. A cache is
+# only as safe as whoever can write it: it is read and written only while the shipped sandbox stops the
+# agent's shell from writing it (`cache_is_walled`). Without that wall every call reads pyproject.toml.
 
 CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__", "guard-config.json")
 _CACHED_FIELDS = (
@@ -2168,6 +2205,8 @@ _CACHED_FIELDS = (
     "tail_lines",
     "disabled_rules",
 )
+# What .claude/settings.json must say, and no settings.local.json may undo, for the cache to be walled.
+WALL_FLAGS = {"enabled": True, "failIfUnavailable": True, "allowUnsandboxedCommands": False}
 
 
 class CachedConfig:
@@ -2188,12 +2227,54 @@ class CachedConfig:
         return rule_id not in self.disabled_rules
 
 
+def _settings_sandbox(path):
+    """The `sandbox` object of one settings file: {} when it or the key is absent, None when unreadable."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return None
+    sandbox = data.get("sandbox", {}) if isinstance(data, dict) else None
+    return sandbox if isinstance(sandbox, dict) else None
+
+
+def cache_is_walled(root, cache_file=None):
+    """True when the project's settings run Bash in a sandbox that cannot be skipped and that denies
+    writes to the cache's folder, and settings.local.json undoes none of it."""
+    cache_dir = os.path.dirname(os.path.realpath(cache_file or CACHE_FILE))
+    shared = _settings_sandbox(os.path.join(root, ".claude", "settings.json"))
+    local = _settings_sandbox(os.path.join(root, ".claude", "settings.local.json"))
+    if not shared or local is None:
+        return False
+    for key, wanted in WALL_FLAGS.items():
+        if shared.get(key) is not wanted or local.get(key, wanted) is not wanted:
+            return False
+    filesystem = shared.get("filesystem")
+    deny = filesystem.get("denyWrite") if isinstance(filesystem, dict) else None
+    for entry in deny if isinstance(deny, list) else ():
+        if isinstance(entry, str) and entry.startswith("./"):
+            if _under(cache_dir, os.path.realpath(os.path.join(root, entry[2:]))):
+                return True
+    return False
+
+
+def cache_values(cfg):
+    """What the cache keeps of a Config: the fields CachedConfig gives back."""
+    from . import config
+
+    values = {name: getattr(cfg, name) for name in _CACHED_FIELDS}
+    values["untracked_data"] = list(cfg.untracked_data())
+    values["time_budget_env"] = config.TIME_BUDGET_ENV
+    return values
+
+
 def _cache_key(root):
     key = []
-    for path in (
-        os.path.join(root, "pyproject.toml"),
-        os.path.join(os.path.dirname(CACHE_FILE), "..", "config.py"),
-    ):
+    for path in (os.path.join(root, "pyproject.toml"), os.path.join(os.path.dirname(__file__), "config.py")):
         try:
             st = os.stat(path)
             key.append([st.st_mtime_ns, st.st_size, st.st_ino])
@@ -2203,34 +2284,34 @@ def _cache_key(root):
 
 
 def load_config(root: str):
-    """config.load(root), answered from the cache when neither pyproject.toml nor config.py changed.
+    """config.load(root); answered from the cache while it is walled and neither file it depends on changed.
 
     Raises config.ConfigError like config.load(); a broken or stale cache is simply rebuilt.
     """
-    from . import hookjson
+    import json
 
     root = os.path.realpath(root)
+    walled = cache_is_walled(root)
     key = _cache_key(root)
-    try:
-        with open(CACHE_FILE, encoding="utf-8") as fh:
-            data = hookjson.loads(fh.read())
-        if data.get("root") == root and data.get("key") == key:
-            return CachedConfig(root, data["values"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
+    if walled:
+        try:
+            with open(CACHE_FILE, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("root") == root and data.get("key") == key:
+                return CachedConfig(root, data["values"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
     from . import config
 
     cfg = config.load(root)
-    values = {name: getattr(cfg, name) for name in _CACHED_FIELDS}
-    values["untracked_data"] = list(cfg.untracked_data())
-    values["time_budget_env"] = config.TIME_BUDGET_ENV
-    from . import fsutil  # only on a cache miss
+    if walled:
+        from . import fsutil  # only on a cache miss
 
-    try:
-        text = hookjson.dumps({"root": root, "key": key, "values": values})
-        fsutil.atomic_write(CACHE_FILE, text.encode("utf-8"))
-    except (OSError, TypeError, ValueError):
-        pass  # no cache this time; the next call reads the config again
+        try:
+            text = json.dumps({"root": root, "key": key, "values": cache_values(cfg)})
+            fsutil.atomic_write(CACHE_FILE, text.encode("utf-8"))
+        except (OSError, TypeError, ValueError):
+            pass  # no cache this time; the next call reads the config again
     return cfg
 
 
@@ -2247,8 +2328,10 @@ def evaluate(payload: dict, cfg) -> Decision:
     if tool in SHELL_TOOLS:
         command = tool_input.get("command")
         if isinstance(command, str) and command.strip():
+            judge.text = command
             updated = judge.shell(command, tool, tool_input)
     elif tool in FILE_TOOLS:
+        judge.text = "\n".join(_tool_texts(tool, tool_input, new_only=True))
         judge.file_tool(tool, tool_input)
     elif tool == "Read":
         judge.read_tool(tool_input)

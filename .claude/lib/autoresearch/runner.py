@@ -7,7 +7,6 @@ returns plain data; failures the user can fix raise RunnerError with one line th
 from __future__ import annotations
 
 import collections
-import hashlib
 import math
 import os
 import re
@@ -18,21 +17,23 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import fsutil, gitutil, ledger, noise, state, status, summary
+from . import attest, fsutil, gitutil, ledger, noise, state, status, summary
+from . import outcomes as oc
 from .config import TIME_BUDGET_ENV
 
-GUARD_CONFIG_FILES = ("pyproject.toml", ".claude/settings.json")  # hashed at setup with the protected files
 POLL_SECONDS = 0.25  # how often the supervisor reads new log bytes and checks the clock
 DESCENDANT_SCAN_SECONDS = 2.0  # how often it remembers train.py's descendants (in case one leaves the group)
 EXPLODE_LOSS = 100.0  # a progress loss above this is divergence (upstream's own fast-fail bound)
 LINE_CLIP = 240  # characters per log line in a verdict
 MAX_PARTIAL_BYTES = 1 << 20  # an unterminated line longer than this is judged anyway
-SUMMARY_TAIL_BYTES = 256 * 1024  # the summary block is at the end of run.log
+SUMMARY_TAIL_BYTES = 256 * 1024  # the summary block is at the end of the output
+FULL_LOGS_KEPT = 50  # complete outputs kept under .autoresearch/logs (the newest)
 FAR_ABOVE_BUDGET = 1.5  # training_seconds above this x budget (+30 s) makes a run not comparable
 CHECK_TIMEOUT_SECONDS = 120
 DEFAULT_TIME_BUDGET = 300
 HOOK_MARKER = "# autoresearch-pack pre-commit hook"
-OUTCOMES = ("ok", "crash", "oom", "timeout", "diverged", "metric-missing", "tampered")
+OUTCOMES = oc.OUTCOMES
+SCORED = (oc.OK, oc.MISMATCH, oc.LEAK)  # outcomes with an attested val_bpb
 CLI = status.CLI
 
 _OOM = re.compile(r"out of memory|OutOfMemoryError|MemoryError|Cannot allocate memory", re.I)
@@ -46,30 +47,17 @@ class RunnerError(Exception):
 # --- small helpers ---
 
 
-def sha256_file(path: Path) -> str | None:
-    try:
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    except OSError:
-        return None
-
-
-def protected_paths(cfg) -> list[str]:
-    """The files whose hashes setup records: cfg.protected_files plus the guard config that exists."""
-    paths = list(cfg.protected_files)
-    for extra in GUARD_CONFIG_FILES:
-        if extra not in paths and (cfg.root / extra).is_file():
-            paths.append(extra)
-    return paths
+sha256_file = attest.sha256_file
 
 
 def check_protected(cfg, st: dict) -> list[str]:
-    """One line per protected file that differs from what setup recorded."""
+    """One line per protected or guard file that differs from what setup recorded."""
     problems = []
-    for rel, recorded in sorted((st.get("protected_hashes") or {}).items()):
+    recorded_all = st.get("protected_hashes") or {}
+    for rel in attest.watched_files(cfg):
+        if rel not in recorded_all:
+            problems.append(f"{rel} appeared since setup")
+    for rel, recorded in sorted(recorded_all.items()):
         current = sha256_file(cfg.root / rel)
         if current is None:
             problems.append(f"{rel} is missing")
@@ -86,7 +74,7 @@ def default_time_budget(cfg) -> int:
         text = (cfg.root / "prepare.py").read_text(encoding="utf-8")
     except OSError:
         return DEFAULT_TIME_BUDGET
-    match = re.search(r"^TIME_BUDGET\s*=\s*(\d+)", text, re.M)
+    match = re.search(r"^TIME_BUDGET(?:_SECONDS)?\s*=\s*(\d+)", text, re.M)
     return int(match.group(1)) if match else DEFAULT_TIME_BUDGET
 
 
@@ -154,8 +142,14 @@ def install_pre_commit_hook(cfg) -> str:
     path = hooks / "pre-commit"
     if path.exists() and HOOK_MARKER not in path.read_text(encoding="utf-8", errors="replace"):
         return f"kept the existing foreign hook {path} (not replaced; add the protected-file check by hand)"
-    path.write_text(_pre_commit_hook(cfg), encoding="utf-8")
-    path.chmod(0o755)
+    try:
+        path.write_text(_pre_commit_hook(cfg), encoding="utf-8")
+        path.chmod(0o755)
+    except OSError as exc:  # Claude Code's sandbox keeps .git/hooks read-only: the hook is defence in depth
+        return (
+            f"not installed ({exc.strerror}: {path}); the run-time hash checks still guard the harness; "
+            "run setup once outside Claude Code to add it"
+        )
     return f"installed {path}"
 
 
@@ -178,6 +172,29 @@ def _ensure_ignored(cfg) -> list[str]:
         with exclude.open("a", encoding="utf-8") as fh:
             fh.write("\n# autoresearch-pack: untracked experiment data\n" + "\n".join(added) + "\n")
     return added
+
+
+SANDBOX_TOOLS = ("bwrap", "socat")  # what Claude Code's Linux sandbox needs (Debian: bubblewrap, socat)
+
+
+def sandbox_check(platform: str | None = None, which=None) -> str:
+    """One line: can Claude Code's sandbox (the wall for Bash writes) start here, and if not, what remains."""
+    import shutil
+
+    platform = platform or sys.platform
+    which = which or shutil.which
+    if platform == "darwin":
+        return "ready (macOS Seatbelt, built in)"
+    if not platform.startswith("linux"):
+        return f"not available on {platform}: only the hooks and the run-time hashes guard the harness"
+    missing = [tool for tool in SANDBOX_TOOLS if which(tool) is None]
+    if not missing:
+        return "ready (bubblewrap and socat found)"
+    return (
+        f"MISSING {', '.join(missing)}: install them (sudo apt-get install -y bubblewrap socat); until then "
+        "Claude Code refuses to start in this project (sandbox.failIfUnavailable), and with the sandbox "
+        "switched off only the hooks and the run-time hashes would guard the harness"
+    )
 
 
 def check_cache(cfg, python: str) -> str:
@@ -258,7 +275,7 @@ def setup(
     gitutil.create_branch(root, branch)
     ignored_added = _ensure_ignored(cfg)
     created = ledger.create(cfg.results_path)
-    hashes = {rel: sha256_file(root / rel) for rel in protected_paths(cfg)}
+    hashes = attest.hash_files(cfg)  # the harness and every guard file: each run compares before and after
     hook_message = install_pre_commit_hook(cfg)
     st = state.new_state(tag, branch, head, hashes, repeats, cfg.noise.fallback_sigma)
     state.save(cfg, st)
@@ -273,9 +290,20 @@ def setup(
         "ignore_added": ignored_added,
         "protected_hashes": hashes,
         "pre_commit_hook": hook_message,
+        "sandbox": sandbox_check(),
         "baseline_repeats": repeats,
         "next": f"baseline 0/{repeats} measured: run the unmodified baseline: {CLI} run",
     }
+
+
+def _hashed_summary(hashes: dict) -> str:
+    tops = sorted(
+        {
+            rel.split("/")[0] if not rel.startswith(".claude/") else "/".join(rel.split("/")[:2])
+            for rel in hashes
+        }
+    )
+    return f"{len(hashes)} files ({', '.join(tops)})"
 
 
 def format_setup(result: dict) -> str:
@@ -283,8 +311,9 @@ def format_setup(result: dict) -> str:
         f"setup: tag {result['tag']} | branch {result['branch']} | baseline {result['baseline_commit'][:7]}",
         f"cache: {result['cache']}",
         f"results: {'created' if result['results_created'] else 'kept existing'} {result['results_file']}",
-        f"protected: {', '.join(result['protected_hashes'])} (sha256 recorded)",
+        f"protected: {_hashed_summary(result['protected_hashes'])} (sha256 recorded)",
         f"git hook: {result['pre_commit_hook']}",
+        f"sandbox: {result['sandbox']}",
     ]
     if result["archived_previous"]:
         lines.append(f"archived: the previous night's files moved to {result['archived_previous']}")
@@ -368,13 +397,33 @@ def kill_group(pgid: int, grace: float, extra: set[int] | None = None, leader=No
     return "SIGKILL after grace"
 
 
-def _descendants(pid: int) -> set[int]:
+def _descendants(pid: int) -> dict[int, float]:
+    """{pid: start time} of train.py's descendants (a start time tells a reused pid from the same one)."""
     try:
         import psutil
 
-        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+        return {p.pid: p.create_time() for p in psutil.Process(pid).children(recursive=True)}
     except Exception:  # noqa: BLE001 - best effort; the group kill is the main mechanism
-        return set()
+        return {}
+
+
+def _still_running(remembered: dict[int, float], spare: set[int]) -> set[int]:
+    """The remembered descendants that are still the same processes; never a pid in `spare`.
+
+    A descendant that exited may see its pid reused (quickly, in a sandbox's small pid namespace) by an
+    unrelated process, such as the runner's own scorer: that one must not be signalled."""
+    try:
+        import psutil
+    except ImportError:
+        return set(remembered) - spare
+    alive = set()
+    for pid, started in remembered.items():
+        try:
+            if pid not in spare and psutil.Process(pid).create_time() == started:
+                alive.add(pid)
+        except psutil.Error:
+            pass
+    return alive
 
 
 class _LogWatch:
@@ -437,7 +486,7 @@ def _classify(rc, timed_out, interrupted, watch: _LogWatch, parsed: dict | None)
         return "timeout", "hard wall-clock limit reached: killed the process group"
     if watch.diverged:
         return "diverged", f"stopped early: {watch.diverged}"
-    if watch.oom_line:
+    if rc != 0 and watch.oom_line:  # the exit code decides first: a run that succeeded is not an OOM
         return "oom", watch.oom_line
     if rc in (137, -9) and not watch.traceback:
         return "oom", f"killed by SIGKILL (exit {rc}) with no traceback: most likely the host OOM killer"
@@ -456,11 +505,13 @@ def _classify(rc, timed_out, interrupted, watch: _LogWatch, parsed: dict | None)
     return "ok", "finished"
 
 
-def _comparability(cfg, parsed: dict | None) -> tuple[bool, str | None]:
+def _comparability(cfg, parsed: dict | None, wall: float | None = None) -> tuple[bool, str | None]:
     budget = default_time_budget(cfg)
     override = os.environ.get(TIME_BUDGET_ENV)
     if override:
         return False, f"{TIME_BUDGET_ENV}={override} overrides the {budget}s budget"
+    if wall is not None and wall > FAR_ABOVE_BUDGET * budget + 60:  # the runner's clock, not train.py's word
+        return False, f"the run took {wall:.0f}s of wall time, far above the {budget}s budget"
     if parsed:
         used = parsed.get("time_budget")
         if isinstance(used, int) and used != budget:
@@ -490,6 +541,31 @@ def _read_tail(path: Path, limit: int) -> str:
             return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def _rel(cfg, path: Path) -> str:
+    return str(path.relative_to(cfg.root)) if path.is_relative_to(cfg.root) else str(path)
+
+
+def _write_bounded_log(cfg, full_tail: str | None, header: str) -> None:
+    """run.log = one header line, the last tail_lines lines of the output, then the summary block.
+
+    The complete output stays in .autoresearch/logs/, so no read of run.log can flood the agent's context,
+    and the seed's `grep "^val_bpb:..." run.log` and `tail -n 50 run.log` read what they always did."""
+    lines = [header]
+    if full_tail:
+        text = full_tail.splitlines()
+        cut = max((i for i, ln in enumerate(text) if ln.strip() == summary.SEPARATOR), default=None)
+        block = text[cut:] if cut is not None and summary.parse_summary("\n".join(text[cut:])) else []
+        body = [ln for ln in (text[:cut] if block else text) if ln.strip()]
+        lines += [_clip(ln) for ln in body[-cfg.tail_lines :]] + [_clip(ln) for ln in block[:40]]
+    fsutil.atomic_write(cfg.log_path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _prune_full_logs(cfg) -> None:
+    logs = sorted(cfg.full_log_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
+    for old in logs[:-FULL_LOGS_KEPT]:
+        old.unlink(missing_ok=True)
 
 
 def _reap_stale_flight(cfg, st: dict) -> str | None:
@@ -587,11 +663,30 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
             replicates = list(previous.get("replicates") or [])
             runs = list(previous.get("runs") or [])
 
+    harness = None
+    if cfg.attest:
+        try:
+            harness = attest.pristine_harness(cfg, st)
+        except attest.AttestError as exc:
+            raise RunnerError(str(exc)) from None
+        keep = _artifact_commits(cfg, st) | {head}
+        attest.prune_artifacts(cfg, keep)
+        cfg.artifact_dir.mkdir(parents=True, exist_ok=True)
+    artifact = cfg.artifact_dir / f"run-{os.getpid()}-{int(time.time())}.pt2"
+    attest.remove_artifact(artifact)
+    command = (
+        attest.train_command(python, cfg.train_script, artifact) if cfg.attest else [python, cfg.train_script]
+    )
+
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    log_path = cfg.log_path
     started_at = state.now_iso()
+    cfg.full_log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = cfg.full_log_dir / f"{head[:7]}-{started_at.replace(':', '').replace('-', '')}.log"
+    _write_bounded_log(cfg, None, f"# a run of {head[:7]} is in flight; full output: {_rel(cfg, log_path)}")
     t0 = time.monotonic()
     interrupted: list[str] = []
+    integrity = attest.IntegrityWatch(cfg, st.get("protected_hashes") or {})
+    scorer = None
 
     def on_signal(signum, frame):
         interrupted.append(signal.Signals(signum).name)
@@ -603,7 +698,7 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
     try:
         with open(log_path, "wb") as log_fh:
             proc = subprocess.Popen(
-                [python, cfg.train_script],
+                command,
                 cwd=root,
                 stdin=subprocess.DEVNULL,
                 stdout=log_fh,
@@ -612,6 +707,8 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
                 start_new_session=True,  # its own session and process group: killpg reaches every descendant
             )
         pgid = proc.pid
+        if harness:  # its imports overlap train.py's own start-up; then it waits (no CPU) for `go`
+            scorer = attest.Scorer(*harness, artifact, python)
         st["in_flight"] = {
             "pid": proc.pid,
             "pgid": pgid,
@@ -619,11 +716,11 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
             "commit": head,
             "base_commit": base,
             "started_at": started_at,
-            "log": cfg.log_file,
+            "log": _rel(cfg, log_path),
         }
         state.save(cfg, st)
         watch = _LogWatch(cfg.tail_lines)
-        descendants: set[int] = set()
+        descendants: dict[int, float] = {}
         next_scan = 0.0
         timed_out = False
         with open(log_path, "rb") as reader:
@@ -633,39 +730,75 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
                 if rc is not None:
                     break
                 now = time.monotonic()
+                changed = integrity.quick()
                 if now >= next_scan:
-                    descendants |= _descendants(proc.pid)
+                    descendants.update(_descendants(proc.pid))
+                    changed = changed or integrity.full()
                     next_scan = now + DESCENDANT_SCAN_SECONDS
-                if interrupted or watch.diverged or now - t0 > cfg.hard_timeout_seconds:
-                    timed_out = not interrupted and not watch.diverged
+                if changed or interrupted or watch.diverged or now - t0 > cfg.hard_timeout_seconds:
+                    timed_out = not (changed or interrupted or watch.diverged)
                     break
                 time.sleep(POLL_SECONDS)
             # Always sweep the group: a finished train.py may leave workers behind.
-            kill_how = kill_group(pgid, cfg.kill_grace_seconds, descendants, leader=proc)
+            spare = {scorer.proc.pid} if scorer is not None else set()
+            kill_how = kill_group(
+                pgid, cfg.kill_grace_seconds, _still_running(descendants, spare), leader=proc
+            )
             rc = proc.wait()
             watch.feed(reader.read(), final=True)
+        integrity.full()
+
+        full_tail = _read_tail(log_path, SUMMARY_TAIL_BYTES)
+        parsed = summary.parse_summary(full_tail)
+        _write_bounded_log(cfg, full_tail, f"# the full output of this run: {_rel(cfg, log_path)}")
+        _prune_full_logs(cfg)
+        outcome, reason = _classify(rc, timed_out, interrupted[0] if interrupted else None, watch, parsed)
+        if integrity.first_problem:
+            outcome, reason = oc.TAMPERED, f"{integrity.first_problem} (the run was stopped; never keepable)"
+        reported = parsed.get("val_bpb") if parsed else None
+        attestation = None
+        attested = reported
+        if cfg.attest and outcome == oc.OK:
+            remaining = cfg.hard_timeout_seconds - (time.monotonic() - t0)
+            scorer = scorer or attest.Scorer(*harness, artifact, python)
+            outcome, reason, attested, attestation = _attest(harness, scorer, artifact, reported, remaining)
+            scorer = None
+            integrity.full()
+            if integrity.first_problem:
+                outcome, reason = oc.TAMPERED, f"{integrity.first_problem} (never keepable)"
     finally:
+        if scorer is not None:
+            scorer.abort()
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
     wall = time.monotonic() - t0
+    if outcome == oc.OK and cfg.attest:
+        os.replace(artifact, attest.artifact_path(cfg, head))
+        os.replace(
+            artifact.parent / (artifact.name + ".json"),
+            artifact.parent / (attest.artifact_path(cfg, head).name + ".json"),
+        )
+    else:
+        attest.remove_artifact(artifact)
 
-    parsed = summary.parse_summary(_read_tail(log_path, SUMMARY_TAIL_BYTES))
-    outcome, reason = _classify(rc, timed_out, interrupted[0] if interrupted else None, watch, parsed)
-    comparable, why_not = _comparability(cfg, parsed)
+    comparable, why_not = _comparability(cfg, parsed, wall)
     if why_not:
         notes.append(f"not comparable: {why_not}")
+    if not cfg.attest and outcome == oc.OK:
+        notes.append("attestation is off (attest = false in pyproject.toml): val_bpb is train.py's own")
     this_run = {
-        "val_bpb": parsed.get("val_bpb") if outcome == "ok" else None,
+        "val_bpb": attested if outcome == oc.OK else None,
+        "reported_val_bpb": reported,
         "exit_code": rc,
         "wall_seconds": round(wall, 2),
         "summary": parsed,
         "kill": kill_how,
     }
-    if outcome == "ok" and comparable:
-        replicates.append(parsed["val_bpb"])
+    if outcome == oc.OK and comparable:
+        replicates.append(attested)
         runs.append(this_run)
-    elif outcome == "ok":
-        replicates, runs = [parsed["val_bpb"]], [this_run]
+    elif outcome == oc.OK:
+        replicates, runs = [attested], [this_run]
     else:
         replicates, runs = [], [this_run]
 
@@ -674,13 +807,17 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
         "base_commit": base,
         "outcome": outcome,
         "reason": reason,
-        "val_bpb": _mean(replicates) if outcome == "ok" else None,
-        "memory_gb": round(_memory_gb(parsed), 3) if outcome == "ok" else 0.0,
+        # ok: the mean of the attested replicates; mismatch and leak: the attested figure, never keepable
+        "val_bpb": _mean(replicates) if outcome == oc.OK else attested if outcome in SCORED else None,
+        "reported_val_bpb": reported,
+        "attested": bool(cfg.attest and attestation and outcome == oc.OK),
+        "attestation": attestation,
+        "memory_gb": round(_memory_gb(parsed), 3) if outcome == oc.OK else 0.0,
         "started_at": started_at,
         "finished_at": state.now_iso(),
         "wall_seconds": round(wall, 2),
         "exit_code": rc,
-        "comparable": comparable and outcome == "ok",
+        "comparable": comparable and outcome == oc.OK,
         "not_comparable_reason": why_not,
         "recorded": False,
         "replicates": replicates,
@@ -693,10 +830,74 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
     state.save(cfg, st)
     _suggest(cfg, st, last)
     state.save(cfg, st)
-    tail = list(watch.tail) if outcome != "ok" else []
+    # the log explains crashes; a mismatch, leak or tampering is explained by the reason line
+    tail = list(watch.tail) if outcome not in (oc.OK, oc.MISMATCH, oc.LEAK, oc.TAMPERED) else []
     verdict = _verdict(cfg, last, notes, tail)
     verdict["interrupted"] = bool(interrupted)
     return verdict
+
+
+def _artifact_commits(cfg, st: dict) -> set[str]:
+    """Commits whose artifacts stay: the baseline, every keep, and the unrecorded run (it may be kept)."""
+    keep = {st.get("baseline_commit") or ""}
+    try:
+        rows = ledger.read_rows(cfg.results_path)
+    except ledger.LedgerError:
+        rows = []
+    full = {r.get("commit") for r in ledger.read_records(cfg.sidecar_path) if r.get("status") == "keep"}
+    keep |= {c for c in full if c}
+    keep |= {r.commit for r in rows if r.status == "keep" and len(r.commit) == 40}
+    last = st.get("last_run") or {}
+    if last.get("commit") and not last.get("recorded"):
+        keep.add(last["commit"])
+    return {c for c in keep if c}
+
+
+def _attest(harness, scorer, artifact: Path, reported, seconds_left: float):
+    """(outcome, reason, attested val_bpb, attestation record) for a run that exited 0 with a summary."""
+    harness_sha = harness[1]
+    export = attest.export_record(artifact)
+    if not export.get("ok"):
+        scorer.abort()
+        return oc.METRIC_MISSING, f"attestation: {export.get('error')}", None, {"export": export}
+    try:
+        result = scorer.result(seconds_left)
+    except attest.AttestError as exc:
+        return oc.METRIC_MISSING, f"attestation: {exc}", None, {"export": export}
+    record = {
+        "harness_sha256": harness_sha,
+        "artifact_sha256": attest.sha256_file(artifact),
+        "export": export,
+        "probe": result.get("probe"),
+        "rows": result.get("rows"),
+        "bytes": result.get("bytes"),
+        "device": result.get("device"),
+        "precision": result.get("precision"),
+        "seconds": result.get("seconds"),
+    }
+    value = result["bpb"]
+    probe = result.get("probe") or {}
+    if not probe.get("ok", True):
+        shown = ", ".join(str(p) for p in probe.get("leaked_positions", [])[:8])
+        return (
+            oc.LEAK,
+            f"causality probe: logits at positions {shown} changed when only later tokens changed "
+            f"(max |delta| {probe.get('max_abs_delta', 0):.3g} > {probe.get('tolerance')}): the model sees "
+            f"the future; attested val_bpb {value:.6f} is meaningless",
+            value,
+            record,
+        )
+    if not summary.is_finite(value):
+        return oc.DIVERGED, f"attested val_bpb is {value}", None, record
+    if not summary.is_finite(reported) or abs(value - reported) > attest.MISMATCH_TOLERANCE:
+        return (
+            oc.MISMATCH,
+            f"train.py printed val_bpb {reported}, the runner measured {value:.6f} "
+            f"(tolerance {attest.MISMATCH_TOLERANCE}): the printed figure is not the model's",
+            value,
+            record,
+        )
+    return oc.OK, "finished; val_bpb attested", value, record
 
 
 def _suggest(cfg, st: dict, last: dict) -> None:
@@ -704,6 +905,10 @@ def _suggest(cfg, st: dict, last: dict) -> None:
     info = status.collect(cfg)
     desc = _suggestion_text(last.get("subject") or "")
     is_baseline = last["commit"] == st.get("baseline_commit")
+    if last["outcome"] == oc.MISMATCH:  # a real model with a wrong printout: its attested value is a discard
+        last["suggestion"] = "discard"
+        last["next"] = f'{CLI} record discard "{desc}"'
+        return
     if last["outcome"] != "ok":
         last["suggestion"] = "crash"
         last["next"] = f'{CLI} record crash "{desc}"'
@@ -750,6 +955,8 @@ def _verdict(cfg, last: dict, notes: list[str], tail: list[str]) -> dict:
         "commit": last["commit"][:7],
         "base_commit": (last.get("base_commit") or "")[:7],
         "val_bpb": last.get("val_bpb"),
+        "reported_val_bpb": last.get("reported_val_bpb"),
+        "attested": bool(last.get("attested")),
         "replicates": last.get("replicates", []),
         "memory_gb": last.get("memory_gb"),
         "comparable": last.get("comparable"),
@@ -764,6 +971,13 @@ def _verdict(cfg, last: dict, notes: list[str], tail: list[str]) -> dict:
         "log_tail": [_clip(line) for line in tail[-cfg.tail_lines :]],
         "next": last.get("next"),
     }
+
+
+def _provenance(v: dict) -> str:
+    reported = v.get("reported_val_bpb")
+    if not v.get("attested"):
+        return "(train.py's own figure: not attested)"
+    return f"(attested; train.py printed {reported:.6f})" if summary.is_finite(reported) else "(attested)"
 
 
 def format_verdict(v: dict) -> str:
@@ -781,7 +995,9 @@ def format_verdict(v: dict) -> str:
         mean_note = (
             f" (mean of {len(reps)} runs: {', '.join(f'{x:.6f}' for x in reps)})" if len(reps) > 1 else ""
         )
-        lines.append(f"val_bpb: {v['val_bpb']:.6f}{mean_note} | peak memory {v['memory_gb']:.1f} GB")
+        lines.append(
+            f"val_bpb: {v['val_bpb']:.6f}{mean_note} {_provenance(v)} | peak memory {v['memory_gb']:.1f} GB"
+        )
         d, best = v.get("decision"), v.get("best")
         if d and best and d.get("delta") is not None:
             lines.append(
@@ -795,6 +1011,10 @@ def format_verdict(v: dict) -> str:
         lines.append(f"suggest: {v['suggestion']} ({reason})")
     else:
         lines.append(f"reason: {v.get('reason')}")
+        if v["outcome"] in (oc.MISMATCH, oc.LEAK) and summary.is_finite(v.get("val_bpb")):
+            printed = v.get("reported_val_bpb")
+            printed = f"{printed:.6f}" if summary.is_finite(printed) else "nothing"
+            lines.append(f"val_bpb: {v['val_bpb']:.6f} attested | train.py printed {printed}; never keepable")
         lines.append(f"suggest: {v.get('suggestion')}")
     for note in v.get("notes") or []:
         lines.append(f"note: {note}")
@@ -845,10 +1065,10 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
         if not last.get("comparable"):
             why = last.get("not_comparable_reason") or "its time budget differs"
             raise RunnerError(f"cannot keep a non-comparable run ({why}): record it as discard")
-    if status_word == "discard" and outcome != "ok":
-        raise RunnerError(f"the run ended {outcome} with no metric: record it as crash")
+    if status_word == "discard" and outcome not in (oc.OK, oc.MISMATCH):
+        raise RunnerError(f"the run ended {outcome} with no trustworthy metric: record it as crash")
 
-    val = last.get("val_bpb") if outcome == "ok" else 0.0
+    val = last.get("val_bpb") if outcome in (oc.OK, oc.MISMATCH) else 0.0
     memory = last.get("memory_gb") or 0.0
     if status_word == "crash":
         val, memory = 0.0, 0.0
@@ -874,6 +1094,9 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
             "outcome": outcome,
             "reason": last.get("reason"),
             "val_bpb": last.get("val_bpb"),
+            "reported_val_bpb": last.get("reported_val_bpb"),
+            "attested": bool(last.get("attested")),
+            "attestation": last.get("attestation"),
             "replicates": last.get("replicates") or [],
             "memory_gb": memory,
             "seconds": {k: s.get(k) for k in ("training_seconds", "total_seconds")},
@@ -895,6 +1118,8 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     last.update(recorded=True, status=status_word, description=description, next=None)
     if status_word == "keep":
         st["incumbent_commit"] = commit
+    elif commit not in _artifact_commits(cfg, st):  # only the baseline and the keeps keep their model
+        attest.remove_artifact(attest.artifact_path(cfg, commit))
     st["noise"] = {k: info["noise"][k] for k in ("sigma", "n", "source")}
     state.save(cfg, st)
 

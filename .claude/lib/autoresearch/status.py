@@ -36,6 +36,26 @@ def pending_values(st: dict | None) -> tuple[str | None, list[float]]:
     return last.get("commit"), values
 
 
+def provenance(rows, records: list[dict]) -> dict[int, str]:
+    """row line -> "attested" (the runner scored it), "runner" (recorded with attestation off) or "hand".
+
+    A row is the runner's when a sidecar record written by `record` names its line, commit and status.
+    Rows appended by hand (`echo >> results.tsv`) have none: they are shown but never become the best."""
+    by_line = {}
+    for rec in records:
+        line = rec.get("row_line")
+        if isinstance(line, int) and rec.get("status"):
+            by_line[line] = rec
+    out = {}
+    for row in rows:
+        rec = by_line.get(row.line_no)
+        if not rec or str(rec.get("commit") or "")[:7] != row.commit[:7] or rec.get("status") != row.status:
+            out[row.line_no] = "hand"
+        else:
+            out[row.line_no] = "attested" if rec.get("attested") else "runner"
+    return out
+
+
 def collect(cfg) -> dict:
     """Everything status and the verdict need, as plain data. Never raises on bad files: errors are fields."""
     st, state_error = state.read(cfg)
@@ -44,6 +64,9 @@ def collect(cfg) -> dict:
     except ledger.LedgerError as exc:
         rows, ledger_error = [], str(exc)
     records = ledger.read_records(cfg.sidecar_path)
+    origin = provenance(rows, records)
+    hand_rows = [r for r in rows if origin.get(r.line_no) == "hand"]
+    scored = [r for r in rows if origin.get(r.line_no) != "hand"]  # the noise rule never sees hand rows
     groups = {}
     for commit, values in noise.run_values(records).items():
         groups.setdefault(commit[:7], []).extend(values)
@@ -58,7 +81,7 @@ def collect(cfg) -> dict:
 
     # best = the best mean over kept commits (a commit kept from several runs is their mean)
     keep_vals: dict[str, list[float]] = {}
-    for row in rows:
+    for row in scored:
         if row.status == "keep":
             keep_vals.setdefault(row.commit[:7], []).append(row.val_bpb)
     best = None
@@ -69,7 +92,7 @@ def collect(cfg) -> dict:
         )
         if better:
             desc = next(
-                r.description for r in reversed(rows) if r.commit[:7] == commit and r.status == "keep"
+                r.description for r in reversed(scored) if r.commit[:7] == commit and r.status == "keep"
             )
             best = {
                 "commit": commit,
@@ -80,7 +103,7 @@ def collect(cfg) -> dict:
 
     baseline = None
     if baseline7:
-        base_rows = [r.val_bpb for r in rows if r.commit[:7] == baseline7 and r.status == "keep"]
+        base_rows = [r.val_bpb for r in scored if r.commit[:7] == baseline7 and r.status == "keep"]
         runs = all_groups.get(baseline7, [])
         if base_rows or runs:
             value = sum(runs) / len(runs) if runs else sum(base_rows) / len(base_rows)
@@ -118,6 +141,7 @@ def collect(cfg) -> dict:
         "best": best,
         "counts": counts,
         "experiments": len(rows),
+        "hand_rows": len(hand_rows),
         "elapsed_seconds": elapsed,
         "experiments_per_hour": round(per_hour, 2),
         "last_rows": [
@@ -127,6 +151,7 @@ def collect(cfg) -> dict:
                 "memory_gb": r.memory_gb,
                 "status": r.status,
                 "description": r.description,
+                "provenance": origin.get(r.line_no, "hand"),
             }
             for r in rows[-LAST_ROWS:]
         ],
@@ -215,8 +240,16 @@ def status_text(cfg, info: dict | None = None) -> str:
         )
     else:
         lines.append("in-flight: none")
+    if info.get("hand_rows"):
+        lines.append(
+            f"unattested: {info['hand_rows']} row(s) written by hand, not by `record`: never the best "
+            f"(run experiments with {CLI} run, then record)"
+        )
     for row in info["last_rows"]:
-        lines.append(f"row: {row['commit']}\t{row['val_bpb']:.6f}\t{row['status']}\t{row['description']}")
+        mark = "" if row.get("provenance") == "attested" else "\t[unattested]"
+        lines.append(
+            f"row: {row['commit']}\t{row['val_bpb']:.6f}\t{row['status']}\t{row['description']}{mark}"
+        )
     if info["stop_requested"]:
         lines.append(f"stop: {cfg.stop_sentinel.name} sentinel present (a human asked the loop to stop)")
     lines.append(f"next: {info['next']}")
