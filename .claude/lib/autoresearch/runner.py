@@ -840,13 +840,8 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
 def _artifact_commits(cfg, st: dict) -> set[str]:
     """Commits whose artifacts stay: the baseline, every keep, and the unrecorded run (it may be kept)."""
     keep = {st.get("baseline_commit") or ""}
-    try:
-        rows = ledger.read_rows(cfg.results_path)
-    except ledger.LedgerError:
-        rows = []
-    full = {r.get("commit") for r in ledger.read_records(cfg.sidecar_path) if r.get("status") == "keep"}
-    keep |= {c for c in full if c}
-    keep |= {r.commit for r in rows if r.status == "keep" and len(r.commit) == 40}
+    # the sidecar holds full commits (results.tsv only 7-character ones)
+    keep |= {r.get("commit") for r in ledger.read_records(cfg.sidecar_path) if r.get("status") == "keep"}
     last = st.get("last_run") or {}
     if last.get("commit") and not last.get("recorded"):
         keep.add(last["commit"])
@@ -1061,7 +1056,8 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     outcome = last.get("outcome")
     if status_word == "keep":
         if outcome != "ok":
-            raise RunnerError(f"cannot keep a run that ended {outcome}: record it as crash")
+            instead = "discard (its attested value is recorded)" if outcome == oc.MISMATCH else "crash"
+            raise RunnerError(f"cannot keep a run that ended {outcome}: record it as {instead}")
         if not last.get("comparable"):
             why = last.get("not_comparable_reason") or "its time budget differs"
             raise RunnerError(f"cannot keep a non-comparable run ({why}): record it as discard")
