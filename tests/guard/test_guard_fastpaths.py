@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from autoresearch import config, policy, shellparse
+from autoresearch import config, policy, reader, shellparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -155,15 +155,15 @@ def test_assignment_and_number_checks_match_their_regexes(text):
     m = ASSIGN.match(text)
     assert shellparse.assignment_end(text) == (m.end() if m else 0)
     assert shellparse.is_uint(text) == bool(re.fullmatch(r"[0-9]+", text))
-    assert policy._is_count(text) == bool(re.fullmatch(r"[+-]?[0-9]+", text))
+    assert reader._is_count(text) == bool(re.fullmatch(r"[+-]?[0-9]+", text))
     letters = re.fullmatch(r"-([A-Za-z]+)", text)
     assert shellparse.short_flags(text) == (letters.group(1) if letters else "")
 
 
 @given(st.text(alphabet="pythonpy3.1é_ip", max_size=10))
 def test_interpreter_names_match_their_regexes(name):
-    assert policy._is_python(name) == bool(re.fullmatch(r"python[0-9.]*|pypy[0-9.]*", name))
-    assert policy._is_versioned_pip(name) == bool(re.fullmatch(r"pip[0-9](\.[0-9]+)?", name))
+    assert reader._is_python(name) == bool(re.fullmatch(r"python[0-9.]*|pypy[0-9.]*", name))
+    assert reader._is_versioned_pip(name) == bool(re.fullmatch(r"pip[0-9](\.[0-9]+)?", name))
 
 
 OLD_WRITE_WORDS = re.compile(
@@ -182,25 +182,25 @@ code_bits = st.lists(
 @settings(max_examples=500)
 @given(code_bits)
 def test_code_checks_match_the_regexes_they_replace(text):
-    assert policy._writes_files(text) == bool(OLD_WRITE_WORDS.search(text))
+    assert reader._writes_files(text) == bool(OLD_WRITE_WORDS.search(text))
     joined = re.sub(r"""(['"])\s*[+.,]?\s*(['"])""", "", text)
-    assert policy._join_literals(text) == joined
+    assert reader._join_literals(text) == joined
     for name in ("prepare.py", "pre", "are.py"):
         if name in joined:
-            assert policy._may_reveal(text, name)  # the pre-filter never hides a match
+            assert reader._may_reveal(text, name)  # the pre-filter never hides a match
 
 
 def test_the_metric_grep_cannot_match_everything_and_dot_can():
-    assert not policy._matches_everything("^val_bpb:\\|^peak_vram_mb:", "bre")
-    assert policy._matches_everything("a\\|Z\\|-\\| \\|s\\|F\\|v\\|T", "bre")
-    assert policy._matches_everything(".", "bre")
+    assert not reader._matches_everything("^val_bpb:\\|^peak_vram_mb:", "bre")
+    assert reader._matches_everything("a\\|Z\\|-\\| \\|s\\|F\\|v\\|T", "bre")
+    assert reader._matches_everything(".", "bre")
 
 
 def _regex_matches_everything(pattern, mode, icase, whole_line):
-    rx = policy._bre_to_python(pattern) if mode == "bre" else pattern
+    rx = reader._bre_to_python(pattern) if mode == "bre" else pattern
     compiled = re.compile(rx, re.IGNORECASE if icase else 0)
     match = compiled.fullmatch if whole_line else compiled.search
-    return all(match(sample) for sample in policy._SAMPLES)
+    return all(match(sample) for sample in reader._SAMPLES)
 
 
 literal_alternatives = st.lists(
@@ -219,6 +219,6 @@ literal_alternatives = st.lists(
 def test_literal_patterns_are_judged_like_the_regex(alternatives, mode, icase, whole_line):
     joiner = "\\|" if mode == "bre" else "|"
     pattern = joiner.join(("^" if s else "") + text + ("$" if e else "") for s, text, e in alternatives)
-    assert policy._literal_alternatives(pattern, mode) is not None
+    assert reader._literal_alternatives(pattern, mode) is not None
     expected = _regex_matches_everything(pattern, mode, icase, whole_line)
-    assert policy._matches_everything(pattern, mode, icase, whole_line) == expected
+    assert reader._matches_everything(pattern, mode, icase, whole_line) == expected

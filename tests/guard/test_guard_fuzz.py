@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from autoresearch import config, policy, shellparse
+from autoresearch import config, policy, reader, shellparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,5 +97,5 @@ def test_policy_never_raises_on_any_payload(project, payload):
 
 @given(st.text(alphabet="\"'#\\\nab prepare.py", max_size=60))
 def test_python_code_only_never_raises_or_grows(text):
-    out = policy._python_code_only(text)
+    out = reader._python_code_only(text)
     assert len(out) <= len(text)

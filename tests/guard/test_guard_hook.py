@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from guard_helpers import install_guard, make_project
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / ".claude" / "hooks" / "pre_tool_use.py"
@@ -152,13 +153,23 @@ def test_a_megabyte_command_naming_the_log_is_denied_and_one_without_is_allowed(
     assert proc.returncode == 0 and proc.stdout == b"" and b"Traceback" not in proc.stderr
 
 
-def test_unparseable_command_naming_a_protected_file_is_denied():
-    proc = run_hook(payload("Bash", {"command": "echo 'oops > prepare.py"}))
+def test_an_unparseable_write_is_left_to_the_wall_and_denied_without_it(tmp_path):
+    # The shipped settings wall prepare.py off for every Bash command: the guide need not guess.
+    assert run_hook(payload("Bash", {"command": "echo 'oops > prepare.py"})).stdout == b""
+    # A project whose settings lack that sandbox gets the guide's denial instead.
+    root = make_project(tmp_path / "proj", ignore_data=True)
+    hook = install_guard(root)
+    unwalled = json.loads(payload("Bash", {"command": "echo 'oops > prepare.py"}))
+    unwalled["cwd"] = str(root)
+    proc = run_hook(json.dumps(unwalled).encode(), hook=hook)
     spec = json.loads(proc.stdout)["hookSpecificOutput"]
     assert spec["permissionDecision"] == "deny"
     assert spec["permissionDecisionReason"].startswith("protected-files:")
-    proc = run_hook(payload("Bash", {"command": "echo 'oops > notes.txt"}))
-    assert proc.stdout == b""
+    unwalled["tool_input"]["command"] = "echo 'oops > notes.txt"
+    assert run_hook(json.dumps(unwalled).encode(), hook=hook).stdout == b""
+    # Reads are not walled: an unparseable command that names the log is still the guide's to stop.
+    proc = run_hook(payload("Bash", {"command": "cat 'run.log"}))
+    assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecisionReason"].startswith("log-flood:")
 
 
 def test_self_test_passes_on_this_install():

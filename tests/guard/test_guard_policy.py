@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from autoresearch import config, policy
+from autoresearch import config, policy, reader
 
 
 def bash(root, command, **extra):
@@ -182,8 +182,8 @@ def test_a_broken_config_raises_the_loaders_error(tmp_path, monkeypatch):
 
 def test_python_code_is_read_without_comments_and_docstrings():
     source = '"""Module doc: see prepare.py.\n"""\nx = "prepare.py"  # prepare.py\ny = \'\'\'one line\'\'\'\n'
-    code = policy._python_code_only(source)
+    code = reader._python_code_only(source)
     assert code == "\nx = \"prepare.py\"  \ny = '''one line'''\n"
-    assert policy._python_code_only('s = "a # not a comment"') == 's = "a # not a comment"'
-    assert policy._python_code_only('s = "esc\\" # still a string"') == 's = "esc\\" # still a string"'
-    assert policy._python_code_only('"""unclosed prepare.py') == '"""unclosed prepare.py'  # kept: fail safe
+    assert reader._python_code_only('s = "a # not a comment"') == 's = "a # not a comment"'
+    assert reader._python_code_only('s = "esc\\" # still a string"') == 's = "esc\\" # still a string"'
+    assert reader._python_code_only('"""unclosed prepare.py') == '"""unclosed prepare.py'  # kept: fail safe

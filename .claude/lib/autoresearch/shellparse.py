@@ -597,6 +597,9 @@ class _Syntax:
         return body
 
 
+_PWD_COMMANDS = ("pwd", "pwd -L", "pwd -P", "builtin pwd")
+
+
 def _is_assignment(text):
     """Exactly `NAME=` or `NAME+=` (the start of an array assignment `a=(x y)`)."""
     return bool(text) and assignment_end(text) == len(text)
@@ -850,6 +853,9 @@ class _Expander:
                     if not quoted and len(word.parts) == 1 and len(value.split()) > 1:
                         return [Arg(v, pattern=None) for v in value.split()]
                 pattern.append(_glob_escape(chunk))
+            elif text.strip() in _PWD_COMMANDS:
+                chunk = cwd  # "$(pwd)/run.log" names a file as plainly as ./run.log
+                pattern.append(_glob_escape(chunk))
             else:
                 dynamic = True
                 hidden.append(text)
@@ -879,6 +885,15 @@ class _Expander:
             cwd = self.simple(simple, cwd, stdout, stderr, depth, by_simple, stdin)
         return cwd
 
+    def assigned_value(self, name, value, dynamic, appends):
+        """NAME=value, or NAME+=value (appends to what NAME held); None when it is not known."""
+        if dynamic:
+            return None
+        if not appends:
+            return value
+        before = self.vars.get(name)  # None: set at run time, or in the environment the reader cannot see
+        return None if before is None else before + value
+
     def simple(self, simple, cwd, base_out, base_err, depth, by_simple, base_in):
         words = list(simple.words)
         assigns = []
@@ -891,10 +906,11 @@ class _Expander:
         for w in assigns:
             arg = self.expand(w, cwd)[0]
             name, _, value = arg.value.partition("=")
+            appends = name.endswith("+")
             name = name.rstrip("+")
             assigned.append(name)
             if not args:  # a bare assignment lasts for the rest of the line
-                self.vars[name] = None if arg.dynamic else value
+                self.vars[name] = self.assigned_value(name, value, arg.dynamic, appends)
         cmd = Cmd(args, cwd)
         cmd.depth = depth
         cmd.raw = simple.raw
@@ -965,7 +981,9 @@ class _Expander:
                     n, eq, v = a.value.partition("=")
                     cmd.assigned.append(n.rstrip("+"))
                     if eq:
-                        self.vars[n.rstrip("+")] = None if a.dynamic else v
+                        self.vars[n.rstrip("+")] = self.assigned_value(
+                            n.rstrip("+"), v, a.dynamic, n.endswith("+")
+                        )
             return cwd
         if depth >= MAX_DEPTH:
             if name in SHELLS or name in ("eval", "source", "."):
