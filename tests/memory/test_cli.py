@@ -234,3 +234,20 @@ def test_runs_through_uv_and_bare_python3(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "I-0008" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["list", "--limit", "0"], ["search", "memory", "--json", "--limit", "500"]])
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, args):
+    """`memory_search.py list | head -1`: the pipe closes under the CLI; it must leave quietly."""
+    corpus_dir = make_corpus(tmp_path)
+    proc = subprocess.Popen(
+        ["python3", str(CLI), *args, "--dir", str(corpus_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"},
+    )
+    proc.stdout.read(1)
+    proc.stdout.close()  # the reader is gone before the CLI has written everything
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -479,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         return HANDLERS[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more into the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail
+        return 0  # as scripts/experiment.py: the reader chose to stop reading
     except Exception as exc:  # noqa: BLE001 - every failure is one line, never a traceback
         known = (CliError, store.StoreError, engine.SearchError)
         message = (
