@@ -5,7 +5,7 @@
     uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
     uv run scripts/experiment.py status                 # where the night stands
     uv run scripts/experiment.py plot                   # progress.png
-    uv run scripts/experiment.py report                 # the morning: val and held-out test, side by side
+    uv run scripts/experiment.py report                 # the morning: val and held-out test, + report.html
 
 Thin CLI: the logic lives in .claude/lib/autoresearch (runner, ledger, status, plot).
 Errors are one line on stderr with exit code 1; every subcommand takes --json.
@@ -78,10 +78,20 @@ One `key: value` line per fact (grep-friendly).""",
         """The morning report, for the human: the baseline and every kept commit with its attested val_bpb
 and its score on the held-out test split (scored now from the saved model; no keep decision ever
 saw it), and the night's gain on both. Inside Claude Code (CLAUDECODE=1) the test figures are
-withheld, so the agent can never select on them: run it in your own terminal.""",
+withheld, so the agent can never select on them: run it in your own terminal.
+
+It also writes report.html (in the project root, git-ignored; --html PATH elsewhere, --no-html not
+at all), written atomically: one self-contained file, no network, that opens from file://. It has
+the headline (baseline -> best on val and on the test split, counts, experiments per hour, hardware,
+wall time), the progress chart, the whole ledger (click a column to sort, filter by status or text,
+click a row for its details: outcome, attested and reported val_bpb, steps, tokens, device, seconds,
+its diff of train.py against its parent, a crash's last log lines) and the night's memory entries.
+The page follows the same rule: written inside Claude Code it holds no test figure.""",
         f"""examples:
-{EX} report
-{EX} report --json""",
+{EX} report                         # the text, and report.html in the project root
+  xdg-open report.html                             # macOS: open report.html
+{EX} report --html ~/nights/nov25.html
+{EX} report --no-html --json        # the data only, no page""",
     ),
     "plot": (
         """Draw progress.png from results.tsv: experiment number vs val_bpb, discards grey, keeps green,
@@ -138,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("status", help="keep | discard | crash")
     p.add_argument("description", help="a few words on what the run tried (no tabs or newlines)")
     add("status", "where the night stands, and the next step")
-    add("report", "the morning report: val and held-out test for the baseline and each keep")
+    p = add("report", "the morning report: val and held-out test for each keep, and report.html")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--html", metavar="PATH", help="write the page here (default: ROOT/report.html)")
+    where.add_argument("--no-html", action="store_true", help="print the report only; write no page")
     p = add("plot", "draw progress.png")
     p.add_argument("--out", help="output path (default progress.png in the project root)")
     return parser
@@ -172,6 +185,16 @@ def main(argv=None) -> int:
 
             result = report.collect(cfg)
             text = report.format_text(result)
+            if args.no_html:
+                pass
+            elif report.in_agent_session():  # the page is the human's: it carries held-out figures
+                text += "\npage: not written inside Claude Code; run `report` in your own terminal for it"
+            else:
+                from autoresearch import report_page
+
+                page = report_page.write(cfg, path=args.html, rep=result)
+                result["page"] = page
+                text += "\n" + report_page.format_result(page)
         else:
             from autoresearch import plot
 

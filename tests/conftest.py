@@ -14,6 +14,15 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(autouse=True)
+def keeper_vault(tmp_path_factory, monkeypatch) -> Path:
+    """The keeper's vault (autoresearch.keeper) in a temp folder: hooks that tests run journal there, never
+    in the developer's ~/.local/state. The end-to-end tier's client gets a throwaway HOME instead."""
+    vault = tmp_path_factory.mktemp("keeper-vault")
+    monkeypatch.setenv("AUTORESEARCH_VAULT", str(vault))
+    return vault
+
+
 # --- prepared data cache (harness engineer) ------------------------------------------------------------
 
 

@@ -53,6 +53,8 @@ def test_report_scores_baseline_and_keeps_on_the_held_out_split(night):
     assert len(models) == 2 and rep["artifact_bytes"] > 0
     text = night.cli("report").stdout
     assert "headline:" in text and _figures(kept[1]["test_bpb"])[0] in text
+    page = (night.root / "report.html").read_text()  # the page, for the human: the same test figures
+    assert all(_figures(e["test_bpb"])[0] in page for e in kept)
 
 
 def test_no_agent_facing_output_holds_a_test_figure(night):
@@ -60,6 +62,7 @@ def test_no_agent_facing_output_holds_a_test_figure(night):
     figures = [f for e in human["kept"] for f in _figures(e["test_bpb"])]
     figures += _figures(human["headline"]["test_gain"])
     agent_env = {**night.env, "CLAUDECODE": "1"}
+    human_page = (night.root / "report.html").read_bytes()
     outputs = {}
     for args in (("status",), ("status", "--json"), ("report",), ("report", "--json")):
         proc = subprocess.run(
@@ -89,6 +92,9 @@ def test_no_agent_facing_output_holds_a_test_figure(night):
         outputs[hook] = proc.stdout + proc.stderr
     for path in ("results.tsv", ".autoresearch/state.json", ".autoresearch/runs.jsonl", "run.log"):
         outputs[path] = (night.root / path).read_text()
+    # The page is the human's and holds the figures: the agent's `report` leaves it alone, and the sandbox
+    # (denyRead) and a Read rule keep the agent from reading it (tests/guard/test_guard_settings.py).
+    assert (night.root / "report.html").read_bytes() == human_page
     withheld = json.loads(outputs["report --json"])
     assert withheld["test_withheld"] and all(e["test_bpb"] is None for e in withheld["kept"])
     assert "withheld" in outputs["report"]

@@ -463,10 +463,12 @@ def test_the_held_out_split_is_unreadable_inside_the_client(claude_cli, tmp_path
     val_bytes, val_sum = str(val_npy.stat().st_size), str(int(np.load(val_npy).sum()))
     with tarfile.open(sdist) as tar:
         last_member = sorted(tar.getnames())[-1]
-    markers = [HELDOUT_MARKER.format("test-shard"), HELDOUT_MARKER.format("downloads")]
+    markers = [HELDOUT_MARKER.format(where) for where in ("test-shard", "downloads", "report-page")]
+    # The human's report page holds the held-out figures (docs/report.md): it is walled off like the split.
+    (repo / "report.html").write_text(f"<html><body>{markers[-1]} test_bpb 1.234567</body></html>\n")
     scan_env = dict(os.environ, HOME=str(client_home(repo)))
     unwalled = subprocess.run(["bash", "-c", SCAN_CACHE], env=scan_env, capture_output=True, text=True).stdout
-    assert all(m in unwalled for m in [*markers, VAL_SHARD_MARKER]), unwalled  # the scan reads them all
+    assert all(m in unwalled for m in [*markers[:2], VAL_SHARD_MARKER]), unwalled  # the scan reads them all
 
     numpy_sum = "uv run python -c \"import numpy; print(numpy.load('{}').sum())\""
     named = quick("cat ~/.cache/autoresearch/tokens/test.npy | wc -c")  # the path in the command text
@@ -479,18 +481,22 @@ def test_the_held_out_split_is_unreadable_inside_the_client(claude_cli, tmp_path
         "sdist": quick(
             f"uv run python -c \"import tarfile; print(sorted(tarfile.open('{sdist}').getnames())[-1])\""
         ),
+        "report page": quick('f=$(ls | grep eport.ht); cat "$f"'),
+        "report page, python": quick("uv run python -c \"print(open('rep' + 'ort.html').read())\""),
     }
+    named_page = quick("cat report.html")
     val_reads = [quick("wc -c < ~/.cache/autoresearch/tokens/val.npy"), quick(numpy_sum.format(val_npy))]
     check = quick("uv run prepare.py --check")
     reads = {  # the Read tool runs in the client, outside the sandbox: the Read(...) rules stop it
         "test.npy": tool("Read", file_path=str(test_npy)),
         "test shard": tool("Read", file_path=str(cache / "data" / "shard_06541.parquet")),
         "downloads": tool("Read", file_path=str(cache / "downloads" / "notes.txt")),
+        "report page": tool("Read", file_path=str(repo / "report.html")),
     }
     # (the Read tool refuses .npy and .parquet as binary by itself; a text file shows what it lets through)
     read_notes = tool("Read", file_path=str(cache / "data" / "notes.txt"))
     train = tool("Bash", command="uv run train.py > run.log 2>&1")  # reads train and val through prepare.py
-    first = [named, *sandboxed.values(), *val_reads, check, *reads.values(), read_notes]
+    first = [named, named_page, *sandboxed.values(), *val_reads, check, *reads.values(), read_notes]
     script = Script([first, [train], "Held-out scenario done."])
     env = {"AUTORESEARCH_TIME_BUDGET": TRAIN_BUDGET_SECONDS}  # no AUTORESEARCH_CACHE: the default cache
     run = run_claude(claude_cli, repo, script, mode="bypassPermissions", extra_env=env)
@@ -503,6 +509,9 @@ def test_the_held_out_split_is_unreadable_inside_the_client(claude_cli, tmp_path
     text = run.result_text(named)
     assert not leaked(text), f"cat of test.npy leaked {leaked(text)}: {text!r}"
     stopped_by["named path"] = "permission rule" if named["id"] in run.denied_ids else "sandbox"
+    text = run.result_text(named_page)
+    assert not leaked(text), f"cat of report.html leaked {leaked(text)}: {text!r}"
+    stopped_by["named page"] = "permission rule" if named_page["id"] in run.denied_ids else "sandbox"
     for name, call in sandboxed.items():
         text = run.result_text(call)
         assert not leaked(text), f"{name} leaked {leaked(text)}: {text!r}"

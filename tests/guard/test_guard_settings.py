@@ -1,5 +1,5 @@
-"""`.claude/settings.json`: the four hooks, the sandbox wall and its permission rules; schema-valid, in sync
-with `[tool.autoresearch]`, and pointing at real files."""
+"""`.claude/settings.json`: the hooks, the sandbox wall and its permission rules; schema-valid, in sync
+with `[tool.autoresearch]` and the keeper's vault, and pointing at real files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from autoresearch import config, policy
+from autoresearch import config, keeper, policy
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = REPO / ".claude" / "settings.json"
@@ -20,6 +20,10 @@ SHARED_SCHEMA = REPO.parent / "shared" / "claude-code-settings.schema.json"
 VENDORED_SCHEMA = Path(__file__).with_name("claude-code-settings.schema.json")
 SCHEMA = SHARED_SCHEMA if SHARED_SCHEMA.is_file() else VENDORED_SCHEMA
 GUARDED_TOOLS = ["Bash", "Monitor", "Edit", "MultiEdit", "Write", "NotebookEdit", "Read", "Grep"]
+# The tools after which the keeper checks the night's data: every one that can write (docs/guards.md).
+WRITING_TOOLS = ["Bash", "Monitor", "Edit", "MultiEdit", "Write", "NotebookEdit"]
+# The file tools may not write the keeper's vault (the sandbox already keeps `~` read-only for Bash).
+VAULT_RULE = f"Edit({keeper.VAULT_DIR}/**)"
 # Keys the pinned client (2.1.332, tests/e2e/package.json) documents in its own settings schema and that
 # docs/guards.md shows working there, but that the SchemaStore copy (synced to 2.1.220) does not know yet.
 # Each is added to the schema for validation only; drop an entry once the schema has it.
@@ -86,9 +90,14 @@ def test_each_newer_key_is_used_and_still_missing_from_the_schema(settings):
 
 def test_every_event_is_registered_with_the_isolated_interpreter(settings):
     hooks = settings["hooks"]
-    assert set(hooks) == {"PreToolUse", "Stop", "SessionStart", "PreCompact"}
+    events = {"PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionStart", "PreCompact"}
+    assert set(hooks) == events
     expected = {
         "PreToolUse": "pre_tool_use.py",
+        # the keeper after every call that can write; a failing command (`rm results.tsv; false`) fires only
+        # PostToolUseFailure, so it listens there too
+        "PostToolUse": "post_tool_use.py",
+        "PostToolUseFailure": "post_tool_use.py",
         "Stop": "stop.py",
         "SessionStart": "session_start.py",
         "PreCompact": "pre_compact.py",
@@ -99,7 +108,8 @@ def test_every_event_is_registered_with_the_isolated_interpreter(settings):
         assert handler["type"] == "command"
         assert handler["command"] == f'python3 -I -S "$CLAUDE_PROJECT_DIR"/.claude/hooks/{script}'
         assert 1 <= handler["timeout"] <= 120, "timeout is in seconds"
-        # A guard that crashes, times out or cannot start blocks the call; the others must not wedge.
+        # A guard that crashes, times out or cannot start blocks the call; the others must not wedge (the
+        # keeper's call already ran: blocking it would only hide the tool's result).
         assert handler.get("onFailure") == ("block" if event == "PreToolUse" else None), event
 
 
@@ -110,6 +120,10 @@ def test_the_sandbox_is_a_wall_that_cannot_be_skipped(settings):
     assert sandbox["network"] == {"deniedDomains": ["*"]}, "no network for sandboxed commands: no installs"
     assert sandbox["filesystem"]["allowWrite"] == ["~/.cache/uv"], "uv run needs its cache (and nothing else)"
     assert policy.cache_is_walled(str(REPO)), "the hook's config cache must sit behind the wall"
+    # An excluded command runs outside the sandbox even with allowUnsandboxedCommands false (2.1.332), and
+    # an excluded `uv run scripts/experiment.py` rewrote the walled prepare.py (docs/guards.md, "Who owns the
+    # night's data"): none is shipped.
+    assert "excludedCommands" not in sandbox
 
 
 def test_the_wall_and_the_file_tool_rules_cover_exactly_the_configured_paths(settings):
@@ -118,11 +132,12 @@ def test_the_wall_and_the_file_tool_rules_cover_exactly_the_configured_paths(set
     dirs = {p for p in paths if (REPO / p).is_dir()}
     # Edit(...) rules cover Edit, Write and NotebookEdit; Write(...) rules are never consulted (guards.md).
     edit_rules = [rule for rule in settings["permissions"]["deny"] if rule.startswith("Edit(")]
-    assert edit_rules == [f"Edit(/{p}/**)" if p in dirs else f"Edit(/{p})" for p in paths]
-    # Besides those, only the held-out Read(...) rules (next test): no Read rule on a project path (guards.md:
-    # `Read(/run.log)` also denied the honest `tail -n 3 run.log`).
+    assert edit_rules == [f"Edit(/{p}/**)" if p in dirs else f"Edit(/{p})" for p in paths] + [VAULT_RULE]
+    # Besides those, only the held-out Read(...) rules (next tests): no Read rule on a project path the agent
+    # reads honestly (guards.md: `Read(/run.log)` also denied the honest `tail -n 3 run.log`). The one project
+    # path is the human's report page, which holds held-out figures and which no protocol step reads.
     others = [rule for rule in settings["permissions"]["deny"] if rule not in edit_rules]
-    assert all(rule.startswith("Read(~/") for rule in others), others
+    assert all(rule.startswith("Read(~/") or rule == "Read(/report.html)" for rule in others), others
     assert settings["permissions"]["blockWritesOutsideWorkingDirectories"] is True
 
 
@@ -139,6 +154,23 @@ def test_pre_tool_use_matcher_covers_every_reading_and_writing_tool(settings):
     matcher = settings["hooks"]["PreToolUse"][0]["matcher"]
     assert re.fullmatch(r"[A-Za-z|]+", matcher), "a plain list, not a regex"
     assert set(matcher.split("|")) == set(GUARDED_TOOLS)
+
+
+def test_the_keeper_runs_after_every_tool_that_can_write(settings):
+    for event in ("PostToolUse", "PostToolUseFailure"):
+        matcher = settings["hooks"][event][0]["matcher"]
+        assert re.fullmatch(r"[A-Za-z|]+", matcher), "a plain list, not a regex"
+        assert set(matcher.split("|")) == set(WRITING_TOOLS), event
+
+
+def test_the_keepers_vault_is_outside_every_writable_path(settings):
+    # Sandboxed Bash writes only the project, the session's temp folder and allowWrite (docs/guards.md);
+    # the vault is under `~` but under none of those.
+    base = keeper.VAULT_DIR
+    assert base.startswith("~/") and not base.startswith("~/.cache/uv")
+    for entry in settings["sandbox"]["filesystem"]["allowWrite"]:
+        assert not base.startswith(entry.rstrip("/") + "/") and base != entry
+    assert VAULT_RULE in settings["permissions"]["deny"]
 
 
 def test_session_start_matches_every_source_the_loop_needs(settings):
@@ -228,10 +260,18 @@ def test_the_sandbox_and_the_read_rules_deny_every_held_out_file(settings):
         # the Read tool: the sandbox does not cover it (measured on 2.1.332, docs/guards.md); Read rules do
         assert any(_covers(rule, path) for rule in rules), f"no Read(...) deny rule covers {path}"
     # Static paths spelled from $HOME: `/x` is relative to the settings file, `./x` to the project.
-    for entry in [*deny_read, *rules]:
+    held_out = [e for e in deny_read if not e.startswith("./")]
+    for entry in [*held_out, *[r for r in rules if not r.startswith("/")]]:
         assert entry.startswith("~/"), entry
-    # The same three paths in both lists (a Read rule names a folder's files with /**).
-    assert [e.removesuffix("/**") for e in rules] == deny_read
+    # The same paths in both lists (a Read rule names a folder's files with /**; /x is ./x).
+    assert [e.removesuffix("/**") for e in rules] == [e.removeprefix(".") for e in deny_read]
+
+
+def test_the_report_page_with_its_held_out_figures_is_walled_off_too(settings):
+    from autoresearch import report_page
+
+    assert f"./{report_page.DEFAULT_NAME}" in settings["sandbox"]["filesystem"]["denyRead"]
+    assert f"Read(/{report_page.DEFAULT_NAME})" in settings["permissions"]["deny"]
 
 
 def test_the_routine_reads_stay_outside_the_held_out_paths(settings):

@@ -110,6 +110,7 @@ class Config(_Frozen):
         ".claude/skills",
         "pyproject.toml",
         "uv.lock",
+        "scripts",  # the CLI that runs, attests and records: agent code there could forge a row
     )
     log_file: str = "run.log"
     results_file: str = "results.tsv"

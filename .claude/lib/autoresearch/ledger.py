@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import fsutil
+from . import outcomes as oc
 
 COLUMNS = ("commit", "val_bpb", "memory_gb", "status", "description")
 HEADER = "\t".join(COLUMNS)
@@ -61,6 +62,32 @@ def format_row(commit: str, val_bpb: float, memory_gb: float, status: str, descr
     if not math.isfinite(memory_gb):
         memory_gb = 0.0
     return f"{commit[:COMMIT_CHARS]}\t{val_bpb:.6f}\t{memory_gb:.1f}\t{status}\t{description}"
+
+
+def recorded_row(commit: str, outcome, val_bpb, memory_gb, status: str, description: str) -> Row:
+    """The row `record` writes for a finished run: the one home of its zeroing rule. A crash, or a run
+    without a trustworthy metric (any outcome but ok and mismatch), reads 0.0 / 0.0."""
+    val = val_bpb if outcome in (oc.OK, oc.MISMATCH) else 0.0
+    memory = memory_gb or 0.0
+    if status == "crash":
+        val, memory = 0.0, 0.0
+    return Row(commit, val or 0.0, memory, status, description)
+
+
+def row_of_record(record: dict) -> str | None:
+    """The ledger line a sidecar record stands for (the keeper's way back to a row that vanished), or None
+    when the record lacks a field. Raises LedgerError for a status or description `record` never writes."""
+    if not isinstance(record, dict) or not isinstance(record.get("commit"), str):
+        return None
+    if not isinstance(record.get("status"), str) or not isinstance(record.get("description"), str):
+        return None
+    val, memory = record.get("val_bpb"), record.get("memory_gb")
+    if not isinstance(val, (int, float, type(None))) or not isinstance(memory, (int, float, type(None))):
+        return None
+    row = recorded_row(
+        record["commit"], record.get("outcome"), val, memory, record["status"], record["description"]
+    )
+    return format_row(row.commit, float(row.val_bpb), float(row.memory_gb), row.status, row.description)
 
 
 def _parse_line(path: Path, line_no: int, line: str) -> Row:

@@ -11,6 +11,8 @@ three `*_hook` functions below; everything they decide is here, on top of the ru
                        run: no output at all.
     session_start_hook {"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":...}}:
                        status + memory digest + the next step, at most CONTEXT_MAX_CHARS characters.
+    Stop and SessionStart first run the keeper's full check (autoresearch.keeper): damaged data is put back
+    and the sentence saying so leads the block reason or the context.
     pre_compact_hook   copies state.json, results.tsv, runs.jsonl and a status.txt into a timestamped
                        folder under cfg.snapshot_dir (newest SNAPSHOT_KEEP kept); never blocks compaction.
 """
@@ -257,15 +259,39 @@ def stop_decision(cfg, payload: dict) -> dict | None:
     return {"decision": "block", "reason": reason}
 
 
+def keeper_text(cfg, fresh_session=False) -> str:
+    """The keeper's full check (autoresearch.keeper): '' or its sentences about what it restored.
+
+    fresh_session: a new session starts, so what changed in the memory files since the last one is the
+    human's curation (docs/memory.md): it is journaled as it is, not put back. The ledger and the state
+    stay append-only across sessions too."""
+    try:
+        from . import keeper
+
+        if fresh_session:
+            keeper.accept(cfg=cfg, ways=("memory",))
+        return keeper.check(cfg=cfg, full=True).text()
+    except Exception as exc:  # noqa: BLE001 - the loop's answer matters more
+        return f"autoresearch keeper: check failed ({exc.__class__.__name__})."
+
+
 def stop_hook(stream) -> str:
-    """stdin -> stdout text. Malformed stdin (not a JSON object, or no boolean stop_hook_active): allow."""
+    """stdin -> stdout text. Malformed stdin (not a JSON object, or no boolean stop_hook_active): allow.
+
+    The keeper checks the night's data first, so the decision reads the restored files; what it restored
+    leads the block reason (or, when the stop is allowed, a systemMessage)."""
     payload, _error = read_payload(stream)
     if payload is None or not isinstance(payload.get("stop_hook_active"), bool):
         return ""
     cfg, _error = load_config(payload)
     if cfg is None:
         return ""
+    kept = keeper_text(cfg)
     reply = stop_decision(cfg, payload)
+    if kept:
+        reply = dict(reply or {})
+        key = "reason" if reply.get("decision") == "block" else "systemMessage"
+        reply[key] = f"{kept} {reply.get(key, '')}".strip()
     return "" if reply is None else json.dumps(reply)
 
 
@@ -343,10 +369,13 @@ def session_start_hook(stream) -> str:
     if cfg is None:
         text = f"autoresearch-pack: loop context unavailable ({error})."
     else:
+        kept = keeper_text(cfg, fresh_session=source == "startup")  # first: the context sees restored files
         try:
             text = session_context(cfg, source)
         except Exception as exc:  # noqa: BLE001 - a partial failure still gets a minimal context
             text = f"autoresearch-pack: loop context unavailable ({exc.__class__.__name__}); see {CLI} status"
+        if kept:
+            text = f"{kept}\n\n{text}"
     return json.dumps(minimal_context(text))
 
 

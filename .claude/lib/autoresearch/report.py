@@ -75,7 +75,7 @@ def collect(cfg, with_test: bool | None = None) -> dict:
             withheld = "test figures are for the human: run this report in your own terminal"
     kept = _kept(cfg, st)
     harness = None
-    if with_test and kept:
+    if with_test and any(e["artifact"] for e in kept):  # no saved model at all: nothing to score
         try:
             harness = attest.pristine_harness(cfg, st)
         except attest.AttestError as exc:

@@ -1064,15 +1064,13 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     if status_word == "discard" and outcome not in (oc.OK, oc.MISMATCH):
         raise RunnerError(f"the run ended {outcome} with no trustworthy metric: record it as crash")
 
-    val = last.get("val_bpb") if outcome in (oc.OK, oc.MISMATCH) else 0.0
-    memory = last.get("memory_gb") or 0.0
-    if status_word == "crash":
-        val, memory = 0.0, 0.0
     commit = last["commit"]
+    wanted = ledger.recorded_row(
+        commit, outcome, last.get("val_bpb"), last.get("memory_gb"), status_word, description
+    )
+    memory = wanted.memory_gb
     try:
-        row = ledger.append_row(
-            cfg.results_path, ledger.Row(commit, val or 0.0, memory, status_word, description)
-        )
+        row = ledger.append_row(cfg.results_path, wanted)
     except ledger.LedgerError as exc:
         raise RunnerError(str(exc)) from None
 
@@ -1138,7 +1136,7 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     return {
         "status": status_word,
         "commit": commit[:7],
-        "val_bpb": val,
+        "val_bpb": wanted.val_bpb,
         "memory_gb": memory,
         "description": description,
         "row_line": row.line_no,

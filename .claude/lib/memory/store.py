@@ -36,7 +36,8 @@ CLI = "uv run .claude/lib/memory/memory_search.py"
 FILE_HEADER = (
     "# {heading}\n\n"
     "<!-- autoresearch-pack memory ({kind} entries). Add with: {cli} add --kind {kind} --title ... "
-    "Hand edits are fine: one `## ID · title` heading per entry, `- key: value` lines, then text. -->\n"
+    "Hand edits between sessions are fine: one `## ID · title` heading per entry, `- key: value` lines, "
+    "then text. -->\n"
 )
 
 
