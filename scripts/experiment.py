@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("run", "run train.py once under supervision and print a verdict")
     p = add("record", "append the last run's row; reset on discard/crash")
     p.add_argument("status", help="keep | discard | crash")
-    p.add_argument("description", help="a few words on what the run tried (no tabs or newlines)")
+    p.add_argument("description", help="a few words on what the run tried (one line, at most 200 characters)")
     add("status", "where the night stands, and the next step")
     p = add("report", "the morning report: val and held-out test for each keep, and report.html")
     where = p.add_mutually_exclusive_group()

@@ -329,8 +329,10 @@ def run_claude(
     prompt: str = "Run the scripted end-to-end scenario.",
     extra_args: list[str] | None = None,
     extra_env: dict | None = None,
+    timeout: float = CLI_TIMEOUT_SECONDS,
 ) -> ClientRun:
-    """One `claude -p` session in `repo` against a fresh fake API serving `script`."""
+    """One `claude -p` session in `repo` against a fresh fake API serving `script` (a `Script`, or a
+    `fakeapi.Conductor` that decides each turn while the session runs)."""
     work = repo.parent
     home = client_home(repo)
     home.joinpath(*UV_CACHE_IN_HOME).mkdir(parents=True, exist_ok=True)
@@ -345,7 +347,7 @@ def run_claude(
             env=client_env(home, api.url, extra_env),
             capture_output=True,
             text=True,
-            timeout=CLI_TIMEOUT_SECONDS,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
         seconds = time.monotonic() - start

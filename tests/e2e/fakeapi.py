@@ -9,6 +9,11 @@ and never consume a turn.
 
 Every request is recorded (path and parsed JSON body) so tests can assert on what the
 client sent: tool_result contents (our deny reasons), the system prompt, hook context and the skill listing.
+
+A `Conductor` is a script decided while it runs: each main-loop request is handed to a callback, which sees
+what the client sent back for the previous turn (it arrives after the tool and every Post hook ran) and
+returns the next turn. The adversarial corpus uses it to judge each case's effect and restore the repo
+between cases, so one client session carries many cases.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +55,37 @@ class Script:
 
     def main_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.main_loop]
+
+    def turn_for(self, body: dict, index: int) -> list[dict] | str:
+        """The turn for a main-loop request whose history holds `index` assistant messages."""
+        return self.turns[index] if index < len(self.turns) else self.fallback_text
+
+
+class Conductor(Script):
+    """A script decided while it runs: `decide(body, index)` returns the turn for a main-loop request whose
+    history holds `index` assistant messages (a list of tool() calls or the final text).
+
+    `decide` is called once per index, under the script's lock, so a client retry of the same request gets
+    the same answer and the callback never runs twice at once. If it raises, the error is kept in `errors`
+    and the session is ended with `fallback_text`.
+    """
+
+    def __init__(self, decide: Callable[[dict, int], list[dict] | str], fallback_text: str = "Done."):
+        super().__init__(turns=[], fallback_text=fallback_text)
+        self.decide = decide
+        self.served: dict[int, list[dict] | str] = {}
+        self.errors: list[str] = []
+
+    def turn_for(self, body: dict, index: int) -> list[dict] | str:
+        if index not in self.served:
+            try:
+                self.served[index] = self.decide(body, index)
+            except Exception as exc:  # a failing callback must end the session, not hang it
+                import traceback
+
+                self.errors.append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                self.served[index] = self.fallback_text
+        return self.served[index]
 
 
 def _assistant_count(body: dict) -> int:
@@ -161,8 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             record = Recorded(self.path, body, main_loop=main)
             if main:
                 record.turn = _assistant_count(body)
-                turns = self.script.turns
-                turn = turns[record.turn] if record.turn < len(turns) else self.script.fallback_text
+                turn = self.script.turn_for(body, record.turn)
             else:
                 turn = SIDE_ANSWER
             self.script.requests.append(record)

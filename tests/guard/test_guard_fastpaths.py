@@ -133,7 +133,8 @@ def test_a_forged_cache_is_trusted_only_behind_the_wall(tmp_path):
 
 def test_a_rare_command_still_gets_the_regex_checks(walled):
     """The lazy `re` is only skipped, never lost: python -c code is read with it."""
-    _, stdout = hook_imports(walled, "Bash", {"command": "python -c \"open('prep'+'are.py','w')\""})
+    # open(..., 'w') is one of the shapes only the regex reads; the state folder is neither walled nor kept
+    _, stdout = hook_imports(walled, "Bash", {"command": "python -c \"open('.autoresearch/'+'x','w')\""})
     assert json.loads(stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 

@@ -118,7 +118,9 @@ def test_the_sandbox_is_a_wall_that_cannot_be_skipped(settings):
     for key, wanted in policy.WALL_FLAGS.items():
         assert sandbox[key] is wanted, key
     assert sandbox["network"] == {"deniedDomains": ["*"]}, "no network for sandboxed commands: no installs"
-    assert sandbox["filesystem"]["allowWrite"] == ["~/.cache/uv"], "uv run needs its cache (and nothing else)"
+    # uv run needs its cache (and nothing else): scratch files go to $TMPDIR, the sandbox's own temp
+    # folder, or inside the project; /tmp stays read-only (SKILL.md says so)
+    assert sandbox["filesystem"]["allowWrite"] == ["~/.cache/uv"]
     assert policy.cache_is_walled(str(REPO)), "the hook's config cache must sit behind the wall"
     # An excluded command runs outside the sandbox even with allowUnsandboxedCommands false (2.1.332), and
     # an excluded `uv run scripts/experiment.py` rewrote the walled prepare.py (docs/guards.md, "Who owns the

@@ -551,3 +551,42 @@ def test_between_sessions_the_memory_is_the_humans_and_the_ledger_stays_append_o
     bash(root, "rm .claude/context/memory/learnings.md")
     hook(root)
     assert learnings.read_text() == curated
+
+
+def _index(root: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return out.stdout.split()
+
+
+STAGINGS = [
+    "git add -f results.tsv",
+    "git add -f .autoresearch/state.json run.log",
+    "git -c alias.s='add -f' s .claude/context/memory/learnings.md",
+    "git update-index --add --cacheinfo 100644,$(git hash-object -w results.tsv),results.tsv",
+    "printf 'results.tsv\\0' | git add -f --pathspec-from-file=- --pathspec-file-nul",
+]
+
+
+@pytest.mark.parametrize("command", STAGINGS)
+def test_staged_night_data_is_taken_out_of_the_index_again(tmp_path, command):
+    root = night(tmp_path)
+    hook(root)
+    before = kept_bytes(root)
+    tracked = _index(root)
+    bash(root, command)
+    assert _index(root) != tracked, "the command did not stage anything"
+    context, _ = hook(root)
+    assert _index(root) == tracked  # the staging is undone; nothing else in the index moved
+    assert kept_bytes(root) == before  # and the files stay on disk, untouched
+    assert "out of the git index again" in context and "git add train.py" in context
+
+
+def test_a_commit_that_already_holds_the_ledger_is_left_to_the_runner(tmp_path):
+    root = night(tmp_path)
+    hook(root)
+    bash(root, "git add -f results.tsv && git -c user.email=a@b -c user.name=a commit -q -m sneak")
+    context, _ = hook(root)
+    assert "results.tsv" in _index(root)  # history is never rewritten; `run` refuses a tracked ledger
+    assert "out of the git index" not in context

@@ -37,6 +37,10 @@ def test_header_and_row_format(tmp_path):
         ("keep", "a\tb", "tab or a newline"),
         ("keep", "a\nb", "tab or a newline"),
         ("keep", "  ", "empty"),
+        ("keep", "x" * 201, "201 characters long: keep it to at most 200"),
+        ("keep", "red \x1b[31mtext", "control character U\\+001B"),
+        ("keep", "bell\x07", "control character U\\+0007"),
+        ("keep", "bad \udcff byte", "not valid UTF-8"),
     ],
 )
 def test_bad_rows_rejected(tmp_path, status, desc, msg):
@@ -45,6 +49,16 @@ def test_bad_rows_rejected(tmp_path, status, desc, msg):
     with pytest.raises(ledger.LedgerError, match=msg):
         ledger.append_row(path, ledger.Row("abc1234", 1.0, 1.0, status, desc))
     assert path.read_text() == ledger.HEADER + "\n"
+
+
+def test_a_full_200_character_description_is_kept_as_written(tmp_path):
+    path = tmp_path / "results.tsv"
+    ledger.create(path)
+    text = "wider MLP ratio 4 -> 6, ümlaut ok "
+    text += "y" * (200 - len(text))
+    assert len(text) == 200
+    ledger.append_row(path, ledger.Row("abc1234", 1.0, 1.0, "discard", text))
+    assert ledger.read_rows(path)[0].description == text
 
 
 @pytest.mark.parametrize(
@@ -92,7 +106,7 @@ WRITER = textwrap.dedent(
     worker, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     for i in range(n):
         ledger.append_row(path, ledger.Row(f"{{worker:03x}}{{i:04x}}", 1.0 + i / 1e6, 1.0, "discard",
-                                          f"worker {{worker}} row {{i}} " + "x" * 300))
+                                          f"worker {{worker}} row {{i}} " + "x" * 170))
         ledger.append_record(path + ".jsonl", {{"worker": worker, "i": i, "pad": "y" * 5000}})
     """
 )

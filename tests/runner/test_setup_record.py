@@ -299,3 +299,15 @@ def test_hand_written_rows_are_unattested_and_never_the_best(night, ok_train):
     text = night.cli("status").stdout
     assert "unattested: 1 row(s) written by hand" in text
     assert "a row typed by hand\t[unattested]" in text
+
+
+def test_run_refuses_while_a_commit_holds_the_ledger(night, ok_train):
+    _baseline(night)
+    git(night.root, "add", "-f", "results.tsv")
+    git(night.root, "commit", "-q", "--no-verify", "-m", "oops: the ledger")  # past the pre-commit hook
+    rows = (night.root / "results.tsv").read_text()
+    proc = night.cli("run")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "results.tsv is tracked by git" in proc.stderr
+    assert "git rm --cached results.tsv" in proc.stderr
+    assert (night.root / "results.tsv").read_text() == rows  # nothing ran, nothing lost

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from autoresearch import config, gitutil, noise, state, summary
+from autoresearch import config, gitutil, noise, runner, state, summary
+
+REPO = Path(__file__).resolve().parents[2]
 
 FULL = dict(
     val_bpb=0.9979,
@@ -199,3 +204,21 @@ def test_a_remembered_descendant_whose_pid_was_reused_is_never_signalled():
     finally:
         live.kill()
         live.wait()
+
+
+def test_setup_checks_the_environment_against_uv_lock(tmp_path):
+    import venv
+
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(REPO / name, tmp_path / name)
+    cfg = config.load(tmp_path)
+    # the environment these tests run in was made by `uv sync --frozen`: it matches
+    assert runner.environment_check(cfg, sys.executable).startswith("matches uv.lock")
+    bare = tmp_path / "bare-venv"
+    venv.create(bare, with_pip=False)
+    with pytest.raises(runner.RunnerError) as err:
+        runner.environment_check(cfg, str(bare / "bin" / "python"))
+    message = str(err.value)
+    assert "does not match uv.lock" in message and "uv sync --frozen" in message and "\n" not in message
+    (tmp_path / "uv.lock").unlink()
+    assert runner.environment_check(cfg, sys.executable).startswith("not checked")

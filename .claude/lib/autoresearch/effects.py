@@ -124,7 +124,7 @@ def touches(path, target, recursive=False):
 class Targets:
     """Absolute, symlink-resolved paths of everything the rules talk about, from the config."""
 
-    def __init__(self, cfg, walled=()):
+    def __init__(self, cfg, walled=(), kept=False):
         self.cfg = cfg
         self.walled = [os.path.realpath(p) for p in walled]  # the OS sandbox denies every Bash write here
         self.time_budget_env = getattr(cfg, "time_budget_env", None)
@@ -147,10 +147,16 @@ class Targets:
         self.lock_files = [g for g in self.guard if os.path.basename(g) == "uv.lock"]
         self.pyproject = [g for g in self.guard if os.path.basename(g) == "pyproject.toml"]
         self.night_data = [self.results, self.log, self.state, self.memory]  # untracked, must survive
+        # The keeper puts these back after any call that damaged them (keeper.py). Not the state folder:
+        # a STOP sentinel written there is a human's switch the keeper cannot tell from the agent's.
+        self.kept = [self.results, self.memory] if kept else []
         self.all = [self.log, self.results, self.state, self.memory, *self.protected, *self.guard]
 
     def is_walled(self, path):
         return any(under(path, w) for w in self.walled)
+
+    def is_kept(self, path):
+        return any(under(path, k) for k in self.kept)
 
     def abs(self, rel):
         return os.path.normpath(os.path.join(self.root, rel))

@@ -194,8 +194,47 @@ def kept_files(cfg, vault):
 
 
 def watched_paths(cfg):
-    """Besides the kept files: what the fast path must also see change."""
-    return [str(cfg.artifact_dir), str(cfg.root / "pyproject.toml")]
+    """Besides the kept files: what the fast path must also see change (the last one: git's index)."""
+    return [str(cfg.artifact_dir), str(cfg.root / "pyproject.toml"), git_index(cfg)]
+
+
+def git_index(cfg):
+    return os.path.join(str(cfg.root), ".git", "index")
+
+
+def untracked_names(cfg):
+    """The night's data as git pathspecs: never in the index (the memory README is tracked, so by name)."""
+    memory = [f"{os.path.relpath(str(cfg.memory_path), str(cfg.root))}/{n}" for n in memory_names()]
+    return [cfg.results_file, cfg.log_file, cfg.state_dir, *memory]
+
+
+def unstage_night_data(cfg, report):
+    """A call staged the night's data (`git add -f`, a script, an alias, plumbing): take it out of the index
+    again. The files stay on disk. What a commit already holds is left to the runner, which refuses to run."""
+    import subprocess
+
+    def git(*argv):
+        proc = subprocess.run(
+            ["git", "-C", str(cfg.root), *argv], capture_output=True, timeout=20, check=False
+        )
+        if proc.returncode != 0:
+            raise OSError(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git failed"])
+        return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+    specs = untracked_names(cfg)
+    staged = git("ls-files", "--cached", "-z", "--", *specs)
+    if not staged:
+        return
+    committed = set(git("ls-tree", "-r", "--name-only", "-z", "HEAD", "--", *specs))
+    fresh = [p for p in staged if p not in committed]
+    if fresh:
+        git("rm", "--cached", "-q", "--ignore-unmatch", "--", *fresh)
+        one = len(fresh) == 1
+        report.restored.append(
+            f"autoresearch keeper: {', '.join(fresh[:3])} {'was' if one else 'were'} staged, so the keeper "
+            f"took {'it' if one else 'them'} out of the git index again: the night's data stays untracked "
+            f"(stage files by name, e.g. `git add {cfg.train_script}`)."
+        )
 
 
 # --- small file helpers ---
@@ -528,7 +567,7 @@ def _check_locked(cfg, vault, full, report):
     watching = bool(index)  # an earlier check saw this project: a file with no journal yet is new since
     files = kept_files(cfg, vault)
     extra = watched_paths(cfg)
-    everything = full or not index or any(stat_key(p) != index.get(p) for p in extra[1:])
+    everything = full or not index or any(stat_key(p) != index.get(p) for p in extra[1:-1])
     todo = {k.live for k in files if everything or stat_key(k.live) != index.get(k.live)}
     bad = set()
     state_kept = next(k for k in files if k.kind == "state")
@@ -555,6 +594,11 @@ def _check_locked(cfg, vault, full, report):
         keep_artifacts(cfg, vault, report)
     except OSError as exc:
         report.errors.append(f"autoresearch keeper: saved models: {exc.strerror or exc}.")
+    if everything or stat_key(extra[-1]) != index.get(extra[-1]):
+        try:
+            unstage_night_data(cfg, report)
+        except (OSError, ValueError) as exc:  # git missing, a held index.lock: said once, tried next call
+            report.errors.append(f"autoresearch keeper: could not check the git index ({exc}).")
     paths = [k.live for k in files] + extra
     lines = [INDEX_MAGIC] + [("?" if p in bad else stat_key(p)) + "\t" + p for p in paths]
     write_atomic(os.path.join(vault, INDEX_NAME), ("\n".join(lines) + "\n").encode("utf-8"))

@@ -45,12 +45,31 @@ def check_status(status: str) -> str:
     return status
 
 
+MAX_DESCRIPTION_CHARS = 200  # every later `status` and report prints it: one short line
+
+
 def check_description(description: str) -> str:
+    """The description as the ledger stores it; LedgerError (one sentence with the fix) when it cannot be."""
     if not isinstance(description, str) or not description.strip():
         raise LedgerError('the description is empty: say in a few words what this run tried, e.g. "lr 0.04"')
     if "\t" in description or "\n" in description or "\r" in description:
         raise LedgerError("the description contains a tab or a newline: write it on one line without tabs")
-    return description.strip()
+    control = next((c for c in description if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if control is not None:
+        raise LedgerError(
+            f"the description contains the control character U+{ord(control):04X}: use plain printable text"
+        )
+    try:
+        description.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 on the command line arrive as lone surrogates
+        raise LedgerError("the description is not valid UTF-8 text: retype it in plain characters") from None
+    text = description.strip()
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        raise LedgerError(
+            f"the description is {len(text)} characters long: keep it to at most {MAX_DESCRIPTION_CHARS} "
+            "(the idea in a few words; put the reasoning in memory with memory_search.py add)"
+        )
+    return text
 
 
 def format_row(commit: str, val_bpb: float, memory_gb: float, status: str, description: str) -> str:

@@ -82,8 +82,8 @@ class CachedConfig:
         return rule_id not in self.disabled_rules
 
 
-def _settings_sandbox(path):
-    """The `sandbox` object of one settings file: {} when it or the key is absent, None when unreadable."""
+def _settings(path):
+    """One settings file as a dict: {} when absent, None when unreadable."""
     import json
 
     try:
@@ -93,8 +93,31 @@ def _settings_sandbox(path):
         return {}
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _settings_sandbox(path):
+    """The `sandbox` object of one settings file: {} when it or the key is absent, None when unreadable."""
+    data = _settings(path)
     sandbox = data.get("sandbox", {}) if isinstance(data, dict) else None
     return sandbox if isinstance(sandbox, dict) else None
+
+
+KEEPER_HOOK = ".claude/hooks/post_tool_use.py"
+
+
+def keeper_runs(root):
+    """Does settings.json run the keeper after every call, failed ones included (docs/guards.md)?"""
+    hooks = (_settings(os.path.join(root, ".claude", "settings.json")) or {}).get("hooks")
+    if not isinstance(hooks, dict):
+        return False
+    for event in ("PostToolUse", "PostToolUseFailure"):
+        groups = hooks.get(event) if isinstance(hooks.get(event), list) else []
+        commands = [h.get("command", "") for g in groups if isinstance(g, dict) for h in g.get("hooks") or []
+                    if isinstance(h, dict)]  # fmt: skip
+        if not any(isinstance(c, str) and KEEPER_HOOK in c for c in commands):
+            return False
+    return True
 
 
 def walled_paths(root):
@@ -183,7 +206,8 @@ def evaluate(payload: dict, cfg) -> Decision:
     tool_input = payload.get("tool_input")
     if not isinstance(tool, str) or not isinstance(tool_input, dict):
         return ALLOW
-    t = Targets(cfg, walled_paths(str(cfg.root)))
+    root = str(cfg.root)
+    t = Targets(cfg, walled_paths(root), kept=keeper_runs(root))
     effects = reader.read_call(payload, t)
     denial = rules.judge(effects, t, cfg)
     if denial is not None:

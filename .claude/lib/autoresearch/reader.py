@@ -130,11 +130,12 @@ class _Reader:
             if names and python:  # train.py's docstring says "prepare.py"; only the code counts
                 text = _python_code_only(text)
                 names = [p for p in names if _may_reveal(text, os.path.basename(p))]
-            if not names or not _writes_files(text):
+            if not names or not _writes_files(text, python=python):
                 continue
             for p in names:
                 if os.path.basename(p) in _join_literals(text):
-                    self.emit(Write(p, REPLACE, how="code written now that writes it when run"))
+                    why = "code written now that names it and may write it when run"
+                    self.emit(Opaque(p, self.t.rel(p), why, False, CAN_ANY))
 
     def script_written(self, texts):
         """A shell script written now and run later is read like a command: its writes count now.
@@ -218,6 +219,7 @@ class _Reader:
             self.command(cmd)
             if cmd.opaque:
                 opaque.append(cmd.opaque)
+        self.used_in_the_same_call(analysis.commands)
         if opaque or self.hidden:
             self.mentions(command, (opaque + self.hidden)[0])
         else:
@@ -225,6 +227,21 @@ class _Reader:
                 self.mentions(command, self.hidden_writes[0], can=CAN_WRITE)
             if self.reading:
                 self.mentions(command, self.reading[0], can=CAN_READ)
+
+    def used_in_the_same_call(self, commands):
+        """A heredoc written to a file that a command of the same call then names (`cat > p.py <<EOF ... EOF;
+        sed -i "/x/r p.py" train.py`, `python3 p.py`) is read as the code it becomes."""
+        written = {}
+        for cmd in commands:
+            if cmd.stdin_text is None:
+                continue
+            for _fd, op, target in cmd.redirects:
+                if op in (">", ">>", ">|") and target is not None and not target.dynamic:
+                    written[shellparse.normalise(target.value, cmd.cwd)] = cmd.stdin_text
+        for path, text in written.items():
+            users = [c for c in commands if c.stdin_text is not text and any(path in a.value for a in c.args)]
+            for cmd in users[:1]:
+                self.code(text[: shellparse.MAX_SCRIPT_BYTES], cmd, python=path.endswith(".py"))
 
     def mentions(self, text, why, unreadable=False, can=CAN_ANY, targets=None):
         """Guarded names in text the reader cannot follow become Opaque effects."""
@@ -299,6 +316,8 @@ class _Reader:
                 continue
             if target.value.startswith("/dev/") and not target.dynamic:
                 continue
+            if op in ("<", "<&") and target.dynamic and self.limited_read(cmd, stdin=True):
+                continue  # `wc -l < "$f"`: a bounded reader, whatever it reads
             for path in self.paths(target, cmd, reader=op in ("<", "<&")):
                 if op in ("<", "<&"):
                     if path == t.log and not self.limited_read(cmd, stdin=True):
@@ -376,6 +395,8 @@ class _Reader:
         files = _grep_options(cmd)[1]
         if not files and cmd.name in ("rg", "ag", "ack") and cmd.stdin[0] == "tty":
             files = [shellparse.Arg(".")]  # these search the working directory by default
+        if self.grep_ok(cmd):  # a targeted grep of whatever file: a computed name cannot flood
+            files = [a for a in files if not a.dynamic]
         hits = [p for a in files for p in self.paths(a, cmd, reader=True) if under(self.t.log, p)]
         if cmd.xargs and not self.grep_ok(cmd):
             self.reading.append("xargs feeds grep file names at run time")
@@ -410,6 +431,8 @@ class _Reader:
             cmd, skip_values=("-n", "-c", "--lines", "--bytes", "-s", "--sleep-interval", "--pid")
         )
         files = [a for a in files if not _is_count(a.value) or _is_path(a, cmd)]
+        if self.head_tail_ok(cmd) is None:  # a few lines of whatever file: a computed name cannot flood
+            files = [a for a in files if not a.dynamic]
         reading = [p for a in files for p in self.paths(a, cmd, reader=True) if p == self.t.log]
         if cmd.xargs and self.head_tail_ok(cmd) is not None:
             self.reading.append(f"xargs feeds {cmd.name} file names at run time")
@@ -480,8 +503,10 @@ class _Reader:
                     self.whole_log(f"`{cmd.name}` on the log prints all of it")
 
     def code(self, code, cmd, depth=0, python=False):
-        """Inline program text: naming a guarded file with any write call counts as writing it.
-        Python code is read without its comments and docstrings, and the local files it loads are read too."""
+        """Inline program text. Naming the log with a call that can read a file counts as reading all of
+        it. Naming another guarded file with any call that can write is a guess, not a reading, so it is
+        Opaque: the rules leave it to the sandbox and the keeper where they cover the file. Python code is
+        read without its comments and docstrings, and the local files it loads are read too."""
         if not code:
             return
         if python:
@@ -492,9 +517,18 @@ class _Reader:
                     self.code(_read_text(path)[: shellparse.MAX_SCRIPT_BYTES], cmd, depth + 1, python=True)
         code = "\n".join(_views(code)[:2] + [_join_literals(code)])
         t = self.t
-        writes = _writes_files(code)
-        how = f"`{cmd.name}` code that names it"
-        if os.path.basename(t.log) in code:
+        writes = _writes_files(code, python=python)
+        why = f"`{cmd.name}` code that names it and may write"
+        # Code that can run other programs can do anything (stage, install); other code can only write.
+        can = CAN_ANY if any(word in code for word in _RUNS_WORDS) else CAN_WRITE
+
+        def guess(target, needle):  # open('prepare.py', 'w') is plain enough to explain; the rest is a guess
+            if _opens_for_writing(code, needle):
+                self.emit(Write(target, REPLACE, how=f"`{cmd.name}` code that opens it for writing"))
+            else:
+                self.emit(Opaque(target, t.rel(target), why, False, can))
+
+        if os.path.basename(t.log) in code and any(word in code for word in _READ_WORDS):
             self.whole_log(f"`{cmd.name}` code that opens the log")
         if t.time_budget_env in code and _sets_env(code, t.time_budget_env):
             self.emit(SetEnv(t.time_budget_env, f"`{cmd.name}` code"))
@@ -502,19 +536,19 @@ class _Reader:
             base = os.path.basename(p)
             stem = os.path.splitext(base)[0]
             if base in code and (writes or cmd.name in ("sed", "awk", "gawk", "mawk", "nawk")):
-                self.emit(Write(p, REPLACE, how=how))
+                guess(p, base)
             elif stem != base and writes and _names_own_file(stem, code):
-                self.emit(Write(p, REPLACE, how=how))
+                guess(p, base)
         if not writes:
             return
         for g in t.guard:
             needle = os.path.basename(g) if "." in os.path.basename(g) else t.rel(g)
             if needle in code:
-                self.emit(Write(g, REPLACE, how=how))
+                guess(g, needle)
         for d in (t.results, t.state, t.memory):
             needle = os.path.basename(d) if d == t.results else t.rel(d)
             if needle in code:
-                self.emit(Write(d, REPLACE, how=how))
+                guess(d, needle)
 
     def python(self, cmd):
         args = cmd.args[1:]
@@ -1379,11 +1413,33 @@ _WRITE_WORDS = (
 _WRITE_SHAPES = r"open\s*\([^)]*['\"][rb]?[wax+]|\bw\b|print\s*\{"
 
 
-def _writes_files(code):
-    """Could this program text write or delete files? (a deliberately broad word list)"""
-    if any(word in code for word in _WRITE_WORDS):
+# Could program text read a file it names? open(), Path(...).read_text(), np.load, awk's getline, perl's <F>,
+# a shell-out.
+_READ_WORDS = ("open", "read", "Path", "load", "getline", "system", "subprocess", "popen", "exec", "shutil",
+               "fileinput", "linecache", "<")  # fmt: skip
+
+
+_RUNS_WORDS = ("system", "subprocess", "popen", "exec", "spawn", "call(", "run(", "gitignore", "git")
+
+
+def _opens_for_writing(code, needle):
+    """open("...needle", "w"), with a literal path and a write mode: the one shape read as a real write."""
+    import re
+
+    name = re.escape(needle)
+    shape = rf"""open\(\s*(['"])[^'"]*{name}\1\s*,\s*(?:mode\s*=\s*)?['"][rbt]*[wax+]"""
+    return re.search(shape, code) is not None
+
+
+def _writes_files(code, python=False):
+    """Could this program text write or delete files? (a deliberately broad word list)
+
+    Python writes only through calls (open(..., "w"), write, shutil, os, subprocess ...), so for Python
+    a `>` (a comparison, `->`) and `dump` to stdout (json.dumps) are not read as writes."""
+    words = _WRITE_WORDS if not python else [w for w in _WRITE_WORDS if w != "dump"]
+    if any(word in code for word in words):
         return True
-    arrow = code.find(">", 1)
+    arrow = -1 if python else code.find(">", 1)
     while arrow > 0:
         if code[arrow - 1] != "<":
             return True

@@ -7,8 +7,9 @@ Each rule is one short function over the effects of one tool call. It returns th
 the call (the rule id, what is wrong, the allowed way) or None. `judge` asks the enabled rules in the
 order of RULES; the first sentence wins. A rule denies what the reader positively recognises. Part of
 a call the reader cannot follow (`Opaque`) counts only when its text names a guarded file, and never as
-a write to a file the OS sandbox already walls off (`t.is_walled`, docs/guards.md "The wall"): the wall
-stops that write whatever the text hides, so the guide need not guess. No honest call may match a rule.
+a write to a file the OS sandbox already walls off (`t.is_walled`, docs/guards.md "The wall") or that the
+keeper puts back after the call (`t.is_kept`: the ledger and the memory): those mechanisms hold whatever
+the text hides, so the guide need not guess. No honest call may match a rule.
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ def keep_untracked_data(effects, t):
                 f"to drop a commit, or `git clean -n` to preview."
             )
         for d in (t.state, t.memory, t.results):
-            if _hides(e, d, CAN_WRITE, CAN_ANY):
-                return _hidden("keep-untracked-data", e)
+            if _hides(e, d, CAN_ANY) or _hides(e, d, CAN_WRITE) and not t.is_kept(d):
+                return _hidden("keep-untracked-data", e)  # a hidden write the keeper undoes is let through
         if not isinstance(e, Write):
             continue
         for d in (t.state, t.memory):

@@ -197,6 +197,47 @@ def sandbox_check(platform: str | None = None, which=None) -> str:
     )
 
 
+ENV_CHECK_TIMEOUT_SECONDS = 60
+
+
+def environment_check(cfg, python: str) -> str:
+    """One line: does the environment that runs the night (`python`'s) match uv.lock? RunnerError when not.
+
+    `uv sync --check --locked` against that environment: --locked fails when pyproject.toml's dependencies
+    no longer match the lock, --check when an installed package differs from it. Nothing is installed."""
+    import shutil
+
+    uv = shutil.which("uv")
+    if not (cfg.root / "uv.lock").is_file():
+        return "not checked (no uv.lock in the project)"
+    if uv is None:
+        return "not checked (uv is not on PATH)"
+    prefix = subprocess.run(
+        [python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": prefix} if prefix else dict(os.environ)
+    env.pop("UV_NO_SYNC", None)  # `uv sync --check` refuses to run under it
+    try:
+        proc = subprocess.run(
+            [uv, "sync", "--check", "--locked", "--offline", "--quiet"],
+            cwd=cfg.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=ENV_CHECK_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"not checked (`uv sync --check` did not finish: {exc.__class__.__name__})"
+    if proc.returncode == 0:
+        return f"matches uv.lock ({prefix or 'the project environment'})"
+    lines = [ln.strip() for ln in (proc.stderr + "\n" + proc.stdout).splitlines() if ln.strip()]
+    why = (lines[0] if lines else f"exit code {proc.returncode}").removeprefix("error: ")
+    raise RunnerError(
+        f"the environment does not match uv.lock ({why[:160]}): run `uv sync --frozen` (if pyproject.toml's "
+        "dependencies changed, restore them first), then setup again"
+    )
+
+
 def check_cache(cfg, python: str) -> str:
     """Run `prepare.py --check`; its one line when ready, RunnerError with that line when not."""
     if not (cfg.root / "prepare.py").is_file():
@@ -268,6 +309,7 @@ def setup(
     branch = f"autoresearch/{tag}"
     if gitutil.branch_exists(root, branch):
         raise RunnerError(f"branch {branch} already exists: pick another --tag (or omit it for a fresh one)")
+    environment = environment_check(cfg, python)
     cache_message = check_cache(cfg, python)
 
     had_previous = old or old_error or cfg.results_path.exists() or cfg.stop_sentinel.exists()
@@ -291,6 +333,7 @@ def setup(
         "protected_hashes": hashes,
         "pre_commit_hook": hook_message,
         "sandbox": sandbox_check(),
+        "environment": environment,
         "baseline_repeats": repeats,
         "next": f"baseline 0/{repeats} measured: run the unmodified baseline: {CLI} run",
     }
@@ -314,6 +357,7 @@ def format_setup(result: dict) -> str:
         f"protected: {_hashed_summary(result['protected_hashes'])} (sha256 recorded)",
         f"git hook: {result['pre_commit_hook']}",
         f"sandbox: {result['sandbox']}",
+        f"environment: {result['environment']}",
     ]
     if result["archived_previous"]:
         lines.append(f"archived: the previous night's files moved to {result['archived_previous']}")
@@ -641,6 +685,14 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
         state.save(cfg, st)
         return _verdict(cfg, last, notes, tail=[])
 
+    from .keeper import untracked_names
+
+    tracked = gitutil.git(root, "ls-files", "--", *untracked_names(cfg)).split()
+    if tracked:  # a commit holds the night's data: `git reset` would now take it away
+        raise RunnerError(
+            f"{', '.join(tracked[:3])} is tracked by git, but the night's data must stay untracked: "
+            f"`git rm --cached {' '.join(tracked[:3])}` and commit that, then run again"
+        )
     dirty = [f for f in gitutil.dirty_tracked_files(root) if not f.startswith(cfg.state_dir)]
     if dirty:
         raise RunnerError(

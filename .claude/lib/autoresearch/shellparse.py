@@ -809,6 +809,8 @@ class _Expander:
         self.vars = {}
         self.home = env.get("HOME") or os.environ.get("HOME") or "/root"
         self.root = env.get("CLAUDE_PROJECT_DIR") or cwd
+        # The sandbox gives every command a private temp folder; whatever it is, it is no guarded file.
+        self.tmpdir = env.get("TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
 
     # -- variables
     def lookup(self, name, cwd):
@@ -820,6 +822,17 @@ class _Expander:
             return self.home
         if name == "CLAUDE_PROJECT_DIR":
             return self.root
+        if name == "TMPDIR":
+            return self.tmpdir
+        for op in (":-", ":=", "-", "="):  # ${NAME:-default} of a name the reader knows
+            base, found, default = name.partition(op)
+            if found and base and name_end(base) == len(base):
+                value = self.lookup(base, cwd)
+                if value is None:
+                    return None
+                if value == "" and op.startswith(":") and "$" not in default and "`" not in default:
+                    return default
+                return value
         return None
 
     def expand(self, word, cwd):
@@ -855,6 +868,12 @@ class _Expander:
                 pattern.append(_glob_escape(chunk))
             elif text.strip() in _PWD_COMMANDS:
                 chunk = cwd  # "$(pwd)/run.log" names a file as plainly as ./run.log
+                pattern.append(_glob_escape(chunk))
+            elif text.strip() == "git rev-parse --show-toplevel":
+                chunk = self.root
+                pattern.append(_glob_escape(chunk))
+            elif text.strip().split(" ")[0] == "mktemp" and "/" not in text and "$" not in text:
+                chunk = os.path.join(self.tmpdir, "tmp.mktemp")  # a fresh temp file: never a guarded one
                 pattern.append(_glob_escape(chunk))
             else:
                 dynamic = True
@@ -1082,7 +1101,9 @@ class _Expander:
             with open(path, "rb") as fh:
                 data = fh.read(MAX_SCRIPT_BYTES + 1)
         except (OSError, ValueError):
-            return  # not there yet: nothing runs (a later call that writes it is judged then)
+            # Not there yet: written by this same call (`printf ... > s.sh && sh s.sh`), or the call fails.
+            cmd.opaque = f"{cmd.name} runs {arg.value}, which does not exist yet"
+            return
         if len(data) > MAX_SCRIPT_BYTES:
             cmd.opaque = f"{arg.value} is too large to read"
             return
