@@ -74,9 +74,8 @@ elif DEVICE in ("cuda", "mps"):  # the embedded corpus on a GPU: data-bound, see
     VALUE_EMBEDS = True
 else:
     DEPTH, MODEL_DIM, HEAD_DIM = 3, 128, 32
-    # 2**14 tokens/step: on 2 shared cores a step's fixed cost dominates, so bigger steps see more tokens
-    DEVICE_BATCH_SIZE, TOTAL_BATCH_SIZE = 128, 128 * MAX_SEQ_LEN
-    VALUE_EMBEDS = False  # measured slower per second than they gain per token at this size
+    DEVICE_BATCH_SIZE, TOTAL_BATCH_SIZE = 16, 16 * MAX_SEQ_LEN
+    VALUE_EMBEDS = False
 
 # Stop after this many passes over the training split, even with budget left. The embedded corpus is
 # ~1.6M tokens and a GPU passes it every second. On an H200 (depth 6): 2 epochs gave val_bpb 1.730,
@@ -95,9 +94,6 @@ LOGIT_SOFTCAP = 15.0
 WARMUP_STEPS = 10  # steps 0..WARMUP_STEPS are not clocked (compile / allocator warm-up)
 EVAL_BATCH_SIZE = DEVICE_BATCH_SIZE
 SEED = 42
-if DEVICE == "cpu":  # measured on 2 shared cores (docs/quality.md)
-    EMBEDDING_LR = 0.6  # upstream's rate: the embeddings learn far faster per token than at 0.05
-    WARMUP_RATIO = 0.0  # a time-based warm-up held the unclocked first steps at 5% of the peak LR
 
 # ----------------------------------------------------------------------------------------------------
 # Model
