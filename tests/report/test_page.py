@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from autoresearch import attest, report, report_page
+from autoresearch import attest, ledger, report, report_page
 from report_night import DIFF_ROW, DIFF_XSS, XSS, XSS_ROW, make_night
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -129,13 +129,13 @@ def test_written_atomically_and_refreshed_cheaply(night80, tmp_path):
 
 
 def test_page_size_stays_under_its_bound(tmp_path):
-    """The worst case: every description 300 characters of quotes, angle brackets and ampersands (each
-    escapes to 4-6 bytes), every runner reason and device as long and as bad, memory entries linked to the
-    keeps, and every experiment rewriting all of train.py."""
+    """The worst case: every description as long as the ledger allows, all quotes, angle brackets and
+    ampersands (each escapes to 4-6 bytes), every runner reason and device as long and as bad, memory
+    entries linked to the keeps, and every experiment rewriting all of train.py."""
     rows = 600
     night = make_night(
         tmp_path / "night", experiments=rows, seed=5, big_diffs=True,
-        descriptions={i: '"<&' * 100 for i in range(1, rows + 1)},
+        descriptions={i: ('"<&' * 100)[: ledger.MAX_DESCRIPTION_CHARS] for i in range(1, rows + 1)},
     )  # fmt: skip
     records = [json.loads(line) for line in night.cfg.sidecar_path.read_text().splitlines()]
     for rec in records:  # the runner's reason can quote train.py's output

@@ -38,7 +38,7 @@ DEFAULT_NAME = "report.html"
 CLI = status.CLI
 
 # --- size bounds (docs/report.md states the page bound they give) ---
-DESCRIPTION_CHARS = 300  # a ledger description, as shown (descriptions are "a few words")
+DESCRIPTION_CHARS = ledger.MAX_DESCRIPTION_CHARS  # the longest a recorded description can be
 REASON_CHARS = 400  # the runner's one-line reason
 LABEL_CHARS = 45  # a kept point's label in the chart
 DIFF_MAX_LINES = 300  # one experiment's diff
