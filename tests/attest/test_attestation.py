@@ -8,6 +8,9 @@ harness) and checks the outcome class, the recorded val_bpb and that nothing unk
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 
 import pytest
 from attest_helpers import REPO_ROOT
@@ -145,3 +148,12 @@ def test_an_upstream_shaped_train_py_is_attested_unchanged(project):
     verdict = run(project)
     assert verdict["outcome"] == outcomes.OK, verdict["reason"]
     assert verdict["attested"] and abs(verdict["val_bpb"] - verdict["reported_val_bpb"]) <= 1e-3
+
+
+def test_a_scorer_ended_by_a_signal_is_named_by_that_signal():
+    """A bare `exit code -15` sent the last CI failure hunting; the verdict names the signal instead."""
+    scorer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    scorer.send_signal(signal.SIGTERM)
+    scorer.wait()
+    with pytest.raises(attest.AttestError, match="the scorer failed: killed by SIGTERM"):
+        attest._parse_result("", "", scorer.returncode)

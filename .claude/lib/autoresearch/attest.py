@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -199,7 +200,15 @@ def _parse_result(stdout: str, stderr: str, returncode) -> dict:
         result = None
     if not isinstance(result, dict):
         err = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-        raise AttestError(f"the scorer failed: {err[-1][:200] if err else f'exit code {returncode}'}")
+        if err:
+            raise AttestError(f"the scorer failed: {err[-1][:200]}")
+        ended = f"exit code {returncode}"
+        if isinstance(returncode, int) and returncode < 0:
+            try:
+                ended = f"killed by {signal.Signals(-returncode).name}"
+            except ValueError:
+                ended = f"killed by signal {-returncode}"
+        raise AttestError(f"the scorer failed: {ended}")
     if not result.get("ok"):
         raise AttestError(str(result.get("error") or "the scorer failed"))
     return result

@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import attest, fsutil, gitutil, ledger, noise, state, status, summary
+from . import attest, fsutil, gitutil, ledger, noise, procs, state, status, summary
 from . import outcomes as oc
 from .config import TIME_BUDGET_ENV
 
@@ -371,34 +371,25 @@ def format_setup(result: dict) -> str:
 # --- process-group supervision ---
 
 
-def _group_pids(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in a process group, from /proc."""
-    pids = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return pids
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            pids.append(int(name))
-    return pids
+def _group_pids(pgid: int) -> list[int] | None:
+    """Live (non-zombie) processes in a process group, in this pid namespace; None without a usable /proc."""
+    table = procs.table()
+    if table is None:
+        return None
+    return [p.pid for p in table.values() if p.pgid == pgid and not p.zombie]
 
 
 def _alive(pgid: int, extra: set[int]) -> bool:
-    if os.path.isdir("/proc"):
-        return bool(_group_pids(pgid)) or any(state.pid_alive(p) for p in extra)
-    try:
-        os.killpg(pgid, 0)
+    members = _group_pids(pgid)
+    if members is None:  # the kernel answers for the group itself; zombies count as alive here
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            pass
+    elif members:
         return True
-    except ProcessLookupError:
-        return any(state.pid_alive(p) for p in extra)
+    return any(state.pid_alive(p) for p in extra)
 
 
 def _signal_all(pgid: int, extra: set[int], sig: int) -> None:
@@ -443,7 +434,10 @@ def kill_group(pgid: int, grace: float, extra: set[int] | None = None, leader=No
 
 def _descendants(pid: int) -> dict[int, float]:
     """{pid: start time} of train.py's descendants (a start time tells a reused pid from the same one)."""
-    try:
+    table = procs.table()
+    if table is not None:
+        return procs.descendants(pid, table)
+    try:  # no /proc (macOS): psutil's own view, which is this namespace's there
         import psutil
 
         return {p.pid: p.create_time() for p in psutil.Process(pid).children(recursive=True)}
@@ -456,6 +450,13 @@ def _still_running(remembered: dict[int, float], spare: set[int]) -> set[int]:
 
     A descendant that exited may see its pid reused (quickly, in a sandbox's small pid namespace) by an
     unrelated process, such as the runner's own scorer: that one must not be signalled."""
+    table = procs.table()
+    if table is not None:
+        return {
+            pid
+            for pid, started in remembered.items()
+            if pid not in spare and pid in table and table[pid].started == started and not table[pid].zombie
+        }
     try:
         import psutil
     except ImportError:

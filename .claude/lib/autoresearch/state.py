@@ -22,7 +22,7 @@ import json
 import os
 from datetime import datetime, timezone
 
-from . import fsutil
+from . import fsutil, procs
 
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC is 3.11+; hooks may run an older python3
 
@@ -121,8 +121,11 @@ def pid_alive(pid) -> bool:
         return False
     except PermissionError:
         return True
+    if not procs.is_own():  # no /proc (macOS), or an outer namespace's (a sandbox): translate
+        table = procs.table()
+        return True if table is None else (pid in table and not table[pid].zombie)
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
-        return True  # no /proc (macOS): kill(0) succeeded
+        return True
