@@ -167,6 +167,10 @@ def main(argv=None) -> int:
         from autoresearch import runner, status
 
         code = 0
+        if args.command in ("setup", "status", "report", "plot"):  # `run` and `record` do it themselves
+            note = runner.finish_interrupted_record(cfg)
+            if note:
+                print(f"note: {note}", file=sys.stderr)
         if args.command == "setup":
             result = runner.setup(cfg, tag=args.tag, baseline_repeats=args.baseline_repeats)
             text = runner.format_setup(result)

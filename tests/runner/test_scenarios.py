@@ -160,6 +160,32 @@ def test_grandchildren_ignoring_sigterm_are_killed(tmp_path):
     assert _survivors(pids) == []
 
 
+# A double-forked `setsid` daemon: it leaves train.py's group and session, and its parent exits at once.
+DAEMON = """\
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open("daemon.pid.tmp", "w").write(str(os.getpid()))
+        os.replace("daemon.pid.tmp", "daemon.pid")
+        time.sleep(300)
+    os._exit(0)
+os.wait()
+while not os.path.exists("daemon.pid"):
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["ok", "timeout"])
+def test_a_double_forked_setsid_daemon_is_gone_when_the_run_ends(tmp_path, ok_train, ending):
+    body = DAEMON + (ok_train if ending == "ok" else HANG)
+    night, proc, v = _run_scenario(tmp_path, body, timeout=3)
+    assert v["outcome"] == ending, v["reason"]
+    daemon = int((night.root / "daemon.pid").read_text())
+    assert _survivors([daemon]) == [], "the daemon outlived its run"
+
+
 @pytest.mark.slow
 def test_cuda_oom_message(tmp_path):
     night, proc, v = _run_scenario(tmp_path, CUDA_OOM)

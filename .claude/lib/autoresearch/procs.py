@@ -10,13 +10,12 @@ is the id kill() takes here. Tasks outside this namespace have no entry at that 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PROC = "/proc"
 
 
-@dataclass(frozen=True)
-class Proc:
+class Proc(NamedTuple):  # not a dataclass: state.py (imported by the hooks) uses this module
     pid: int
     ppid: int  # 0 when the parent is outside this namespace
     pgid: int

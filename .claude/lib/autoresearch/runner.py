@@ -7,6 +7,7 @@ returns plain data; failures the user can fix raise RunnerError with one line th
 from __future__ import annotations
 
 import collections
+import json
 import math
 import os
 import re
@@ -445,6 +446,43 @@ def _descendants(pid: int) -> dict[int, float]:
         return {}
 
 
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def _become_subreaper() -> bool:
+    """Linux: orphans of train.py's tree (double forks, `setsid` daemons) are reparented to this runner, not
+    to init, so the end-of-run sweep still finds them. False elsewhere (macOS has no equivalent)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _adopted(spare: set[int]) -> set[int]:
+    """This runner's descendants outside the spared trees (the scorer's): as the subreaper, every process
+    train.py left behind ends up here."""
+    table = procs.table()
+    if table is None:
+        return set()
+    spared = set(spare)
+    for pid in spare:
+        spared |= set(procs.descendants(pid, table))
+    return set(procs.descendants(os.getpid(), table)) - spared
+
+
+def _reap(pids: set[int]) -> None:
+    """Collect the exit status of adopted orphans the sweep ended (else they stay zombies of this runner)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+
+
 def _still_running(remembered: dict[int, float], spare: set[int]) -> set[int]:
     """The remembered descendants that are still the same processes; never a pid in `spare`.
 
@@ -639,8 +677,8 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
     """Run train.py once under supervision, update state, and return the verdict as data."""
     python = python or sys.executable
     root = cfg.root
+    notes = [n for n in [finish_interrupted_record(cfg)] if n]
     st = _load_state(cfg)
-    notes = []
     stale = _reap_stale_flight(cfg, st)
     if stale:
         notes.append(stale)
@@ -744,6 +782,8 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
     def on_signal(signum, frame):
         interrupted.append(signal.Signals(signum).name)
 
+    # the CLI supervises its run; a library caller (a benchmark) does not become a subreaper
+    reaper = install_signal_handlers and _become_subreaper()
     old_handlers = {}
     if install_signal_handlers:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -794,9 +834,11 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
                 time.sleep(POLL_SECONDS)
             # Always sweep the group: a finished train.py may leave workers behind.
             spare = {scorer.proc.pid} if scorer is not None else set()
+            adopted = _adopted(spare) if reaper else set()  # train.py's whole tree, orphans included
             kill_how = kill_group(
-                pgid, cfg.kill_grace_seconds, _still_running(descendants, spare), leader=proc
+                pgid, cfg.kill_grace_seconds, _still_running(descendants, spare) | adopted, leader=proc
             )
+            _reap(adopted - {proc.pid})  # train.py itself is the Popen's to wait for
             rc = proc.wait()
             watch.feed(reader.read(), final=True)
         integrity.full()
@@ -1077,23 +1119,68 @@ def format_verdict(v: dict) -> str:
 # --- record ---
 
 
+# `record` journals its intent, then takes these steps; a kill at any point is completed by the next command.
+RECORD_STEPS = ("intent", "row", "sidecar", "state", "reset")
+FAULT_ENV = "AUTORESEARCH_FAULT_AT"  # tests only: `record:<step>` SIGKILLs the CLI right after that step
+
+
+def _fault_point(step: str) -> None:
+    if os.environ.get(FAULT_ENV) == f"record:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _record_lock(cfg):
+    cfg.state_path.mkdir(parents=True, exist_ok=True)
+    return fsutil.lock(cfg.state_path / "record.lock", 60)  # one record at a time: no duplicate rows
+
+
 def record(cfg, status_word: str, description: str) -> dict:
-    """Append the last run's row (locked, before any reset) and its sidecar record; reset on discard/crash."""
+    """Append the last run's row (locked, before any reset) and its sidecar record; reset on discard/crash.
+
+    Exactly once: the intent is journaled first; an interrupted record is completed before anything else."""
     try:
         ledger.check_status(status_word)
         description = ledger.check_description(description)
     except ledger.LedgerError as exc:
         raise RunnerError(str(exc)) from None
-    cfg.state_path.mkdir(parents=True, exist_ok=True)
     try:
-        with fsutil.lock(cfg.state_path / "record.lock", 60):  # one record at a time: no duplicate rows
-            return _record_locked(cfg, status_word, description)
+        with _record_lock(cfg):
+            finished = _finish_intent(cfg)
+            if finished and (finished["status"], finished["description"]) == (status_word, description):
+                return finished  # the same record, retried after it was interrupted: now complete
+            return _record_locked(cfg, status_word, description, finished)
     except TimeoutError:
         raise RunnerError("another `record` holds the lock for 60 s: try again") from None
 
 
-def _record_locked(cfg, status_word: str, description: str) -> dict:
-    root = cfg.root
+def finish_interrupted_record(cfg) -> str | None:
+    """Complete a `record` that was killed part-way (every command calls this first); a note, or None."""
+    if not cfg.record_intent_path.exists():
+        return None
+    try:
+        with _record_lock(cfg):
+            done = _finish_intent(cfg)
+    except TimeoutError:
+        return None  # a live `record` holds the lock: it finishes its own intent
+    if not done:
+        return None
+    where = f"results.tsv line {done['row_line']}"
+    return f"completed an interrupted record: {done['commit']} {done['status']} ({where})"
+
+
+def _finish_intent(cfg) -> dict | None:
+    path = cfg.record_intent_path
+    try:
+        intent = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):  # torn before its atomic rename completed: nothing was written after it
+        path.unlink(missing_ok=True)
+        return None
+    return _apply_intent(cfg, intent)
+
+
+def _record_locked(cfg, status_word: str, description: str, finished: dict | None = None) -> dict:
     st = _load_state(cfg)
     flight = st.get("in_flight")
     if isinstance(flight, dict) and state.pid_alive(flight.get("runner_pid")):
@@ -1101,10 +1188,13 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     last = st.get("last_run")
     if not last:
         raise RunnerError(f"nothing to record: no run yet; start one with `{CLI} run`")
+    if last.get("recorded") and (last.get("status"), last.get("description")) == (status_word, description):
+        return _already_recorded(cfg, last)  # the same call again (retried after a kill): no second row
     if last.get("recorded"):
         raise RunnerError(
-            f"the last run ({str(last.get('commit'))[:7]}) is already recorded as {last.get('status')}: "
-            f"run the next experiment first"
+            f"the last run ({str(last.get('commit'))[:7]}) is already recorded as {last.get('status')}"
+            + (" (an interrupted record of it was just completed)" if finished else "")
+            + ": run the next experiment first"
         )
     outcome = last.get("outcome")
     if status_word == "keep":
@@ -1121,18 +1211,23 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
     wanted = ledger.recorded_row(
         commit, outcome, last.get("val_bpb"), last.get("memory_gb"), status_word, description
     )
-    memory = wanted.memory_gb
     try:
-        row = ledger.append_row(cfg.results_path, wanted)
+        rows_before = len(ledger.read_rows(cfg.results_path))
     except ledger.LedgerError as exc:
         raise RunnerError(str(exc)) from None
-
     s = last.get("summary") or {}
     info = status.collect(cfg)
-    ledger.append_record(
-        cfg.sidecar_path,
-        {
-            "recorded_at": state.now_iso(),
+    noise_now = {k: info["noise"][k] for k in ("sigma", "n", "source")}
+    intent = {
+        "id": f"{commit}@{last.get('started_at')}",
+        "commit": commit,
+        "base_commit": last.get("base_commit") or commit,
+        "status": status_word,
+        "description": description,
+        "row": list(wanted),
+        "rows_before": rows_before,
+        "noise": noise_now,
+        "sidecar": {
             "tag": st.get("tag"),
             "commit": commit,
             "base_commit": last.get("base_commit"),
@@ -1145,7 +1240,7 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
             "attested": bool(last.get("attested")),
             "attestation": last.get("attestation"),
             "replicates": last.get("replicates") or [],
-            "memory_gb": memory,
+            "memory_gb": wanted.memory_gb,
             "seconds": {k: s.get(k) for k in ("training_seconds", "total_seconds")},
             "wall_seconds": last.get("wall_seconds"),
             "steps": s.get("num_steps"),
@@ -1159,23 +1254,74 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
             "started_at": last.get("started_at"),
             "finished_at": last.get("finished_at"),
             "exit_code": last.get("exit_code"),
-            "row_line": row.line_no,
         },
-    )
-    last.update(recorded=True, status=status_word, description=description, next=None)
-    if status_word == "keep":
-        st["incumbent_commit"] = commit
-    elif commit not in _artifact_commits(cfg, st):  # only the baseline and the keeps keep their model
-        attest.remove_artifact(attest.artifact_path(cfg, commit))
-    st["noise"] = {k: info["noise"][k] for k in ("sigma", "n", "source")}
-    state.save(cfg, st)
+    }
+    fsutil.atomic_write(cfg.record_intent_path, json.dumps(intent, default=str).encode("utf-8"))
+    _fault_point("intent")
+    return _apply_intent(cfg, intent)
 
-    base = last.get("base_commit") or commit
+
+def _already_recorded(cfg, last: dict) -> dict:
+    rid = last.get("record_id")
+    done = [r for r in ledger.read_records(cfg.sidecar_path) if rid and r.get("record_id") == rid]
+    record = done[-1] if done else {}
+    return {
+        "status": last["status"],
+        "commit": str(last["commit"])[:7],
+        "val_bpb": record.get("val_bpb") if record.get("val_bpb") is not None else 0.0,
+        "memory_gb": record.get("memory_gb") or 0.0,
+        "description": last["description"],
+        "row_line": record.get("row_line"),
+        "results_file": str(cfg.results_path),
+        "reset": "already recorded exactly so: nothing more to do",
+        "head": (gitutil.head_commit(cfg.root) or "")[:7],
+        "next": status.collect(cfg)["next"],
+    }
+
+
+def _apply_intent(cfg, intent: dict) -> dict:
+    """Take each step of a journaled record not done yet (each one checks first), then drop the intent."""
+    root, commit, word, rid = cfg.root, intent["commit"], intent["status"], intent["id"]
+    wanted = ledger.Row(*intent["row"])
+    line = ledger.format_row(*wanted[:5])
+    try:
+        rows = ledger.read_rows(cfg.results_path)
+        before = intent["rows_before"]
+        if len(rows) > before and ledger.format_row(*rows[before][:5]) == line:
+            row = rows[before]  # written before the interruption
+        else:
+            row = ledger.append_row(cfg.results_path, wanted)
+    except ledger.LedgerError as exc:
+        raise RunnerError(str(exc)) from None
+    _fault_point("row")
+
+    if not any(r.get("record_id") == rid for r in ledger.read_records(cfg.sidecar_path)):
+        ledger.append_record(
+            cfg.sidecar_path,
+            {**intent["sidecar"], "recorded_at": state.now_iso(), "record_id": rid, "row_line": row.line_no},
+        )
+    _fault_point("sidecar")
+
+    st = _load_state(cfg)
+    last = st.get("last_run") or {}
+    if last.get("record_id") != rid and last.get("commit") == commit:
+        last.update(recorded=True, status=word, description=intent["description"], next=None, record_id=rid)
+        if word == "keep":
+            st["incumbent_commit"] = commit
+        elif commit not in _artifact_commits(cfg, st):  # only the baseline and the keeps keep their model
+            attest.remove_artifact(attest.artifact_path(cfg, commit))
+        st["noise"] = intent["noise"]
+        state.save(cfg, st)
+    _fault_point("state")
+
+    base = intent["base_commit"]
     head = gitutil.head_commit(root) or gitutil.try_rev_parse(root, "HEAD")
     reset = None
-    if status_word in ("discard", "crash"):
+    if word in ("discard", "crash"):
         if base == commit:
             reset = "nothing to reset: the run was on the base commit itself"
+        elif head == base:
+            reset = f"reset to {base[:7]} (the base commit when the run started)"
         elif head != commit:
             reset = (
                 f"HEAD is {str(head)[:7]}, not the run's commit {commit[:7]}: did nothing (reset by hand?)"
@@ -1186,12 +1332,14 @@ def _record_locked(cfg, status_word: str, description: str) -> dict:
             except gitutil.GitError as exc:
                 raise RunnerError(f"row written, but the reset failed: {exc}") from None
             reset = f"reset to {base[:7]} (the base commit when the run started)"
+    _fault_point("reset")
+    cfg.record_intent_path.unlink(missing_ok=True)
     return {
-        "status": status_word,
+        "status": word,
         "commit": commit[:7],
         "val_bpb": wanted.val_bpb,
-        "memory_gb": memory,
-        "description": description,
+        "memory_gb": wanted.memory_gb,
+        "description": intent["description"],
         "row_line": row.line_no,
         "results_file": str(cfg.results_path),
         "reset": reset,

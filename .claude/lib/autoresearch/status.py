@@ -172,6 +172,8 @@ def next_step(cfg, info: dict) -> str:
         return f"set up the night: {CLI} setup"
     if info["ledger_error"]:
         return f"fix results.tsv first: {info['ledger_error']}"
+    if cfg.record_intent_path.exists():
+        return f"a record was interrupted: `{CLI} status` completes it (exactly one row)"
     flight = info["in_flight"]
     if flight and flight["alive"]:
         return f"wait: a run of {flight['commit']} is in flight for {_fmt_duration(flight['seconds'])}"
