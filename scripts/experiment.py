@@ -2,6 +2,9 @@
 
     uv run scripts/experiment.py setup                  # branch autoresearch/<tag>, results.tsv, state
     uv run scripts/experiment.py run                    # supervised train.py > run.log, then a verdict
+    uv run scripts/experiment.py submit                 # the same run as a job: returns its id at once
+    uv run scripts/experiment.py wait [JOB]             # the verdict of a job (blocks < 600 s)
+    uv run scripts/experiment.py cancel JOB             # stop a job; its verdict says so
     uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
     uv run scripts/experiment.py status                 # where the night stands
     uv run scripts/experiment.py plot                   # progress.png
@@ -52,6 +55,31 @@ Exit code 0 when the run finished ok, 1 otherwise. Give the Bash call a 600000 m
         f"""examples:
   git add train.py && git commit -m "lr 0.04" && {EX.strip()} run
 {EX} run --json""",
+    ),
+    "submit": (
+        """Start the run of HEAD as a job and return its id at once. A supervisor process owns the job
+(detached: its own session, no terminal), so a killed CLI or Bash call never loses it; its verdict
+lands in .autoresearch/jobs/<id>.json and in the state, exactly as `run` would leave them. `run` is
+`submit` + `wait`. Inside Claude Code's sandbox a job lives only as long as the Bash call that
+started it: use `run` there, in one call.""",
+        f"""examples:
+{EX} submit
+{EX} wait 20261201T031500-a1b2c3d-9f3e""",
+    ),
+    "wait": (
+        """Wait for jobs (default: the latest) and print their verdicts; --any returns when the first one
+is done. It returns within 585 s whatever happens (the Bash tool cuts calls at 600 s) and says
+which jobs are still running; a job whose supervisor stopped beating is reported as such.
+Exit code 0 when every job it waited for finished ok.""",
+        f"""examples:
+{EX} wait
+{EX} wait JOB1 JOB2 --any --json""",
+    ),
+    "cancel": (
+        """Stop a job: its supervisor ends train.py's process group (SIGTERM, grace, SIGKILL) and writes a
+verdict `timeout` that says it was cancelled; record it as crash like any other.""",
+        f"""examples:
+{EX} cancel 20261201T031500-a1b2c3d-9f3e""",
     ),
     "record": (
         """Record the last run: append ONE row to results.tsv (locked, before anything else), a JSON
@@ -123,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `uv run scripts/experiment.py SUBCOMMAND --help` for details and examples.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{setup,run,record,status,plot,report}", parser_class=Parser
+        dest="command",
+        metavar="{setup,run,submit,wait,cancel,record,status,plot,report}",
+        parser_class=Parser,
     )
 
     def add(name, summary_line):
@@ -144,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-repeats", type=int, help="baseline runs that measure the noise (default from config)"
     )
     add("run", "run train.py once under supervision and print a verdict")
+    p = add("submit", "start the run of HEAD as a job; print its id at once")
+    p.add_argument("rev", nargs="?", default="HEAD", help="the commit to run (default HEAD; it must be HEAD)")
+    p = add("wait", "wait for jobs and print their verdicts (returns within 585 s)")
+    p.add_argument("job", nargs="*", help="job ids (default: the latest job)")
+    p.add_argument("--any", action="store_true", help="return when the first of them is done")
+    p = add("cancel", "stop a job")
+    p.add_argument("job", help="the job id (`status` shows it)")
+    p = sub.add_parser("_supervise", help=argparse.SUPPRESS)  # what `submit` starts, never typed by hand
+    p.add_argument("job")
     p = add("record", "append the last run's row; reset on discard/crash")
     p.add_argument("status", help="keep | discard | crash")
     p.add_argument("description", help="a few words on what the run tried (one line, at most 200 characters)")
@@ -157,6 +196,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _waited(cfg, job_ids, any_of: bool, single: bool):
+    """(JSON result, text, exit code) for `wait`, and for `run` (`single`: its one verdict, as before)."""
+    import signal
+
+    from autoresearch import jobs, runner
+
+    def detach(signum, frame):  # the CLI may go; the job goes on under its supervisor
+        going = job_ids or ["<latest>"]
+        raise CliError(f"stopped waiting; the job goes on: `{runner.CLI} wait {' '.join(going)}`")
+
+    signal.signal(signal.SIGTERM, detach)
+    done, going = jobs.wait(cfg, job_ids, any_of=any_of)
+    if single and done:
+        job = done[0]
+        if job.error:
+            raise CliError(job.error)
+        verdict = dict(job.verdict, job=job.id)
+        return verdict, runner.format_verdict(verdict), 0 if verdict["outcome"] == "ok" else 1
+    parts = []
+    for job in done:
+        body = runner.format_verdict(job.verdict) if job.verdict else f"error: {job.error}"
+        parts.append(f"job {job.id}: done\n{body}")
+    for job in going:
+        parts.append(f"job {job.id}: still running: `{runner.CLI} wait {job.id}`")
+    ok = not going and all(j.verdict and j.verdict.get("outcome") == "ok" for j in done)
+    result = {"done": [j.to_dict() for j in done], "running": [j.to_dict() for j in going]}
+    return result, "\n".join(parts), 0 if ok else 1
+
+
 def main(argv=None) -> int:
     want_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -164,7 +232,7 @@ def main(argv=None) -> int:
         if not args.command:
             raise CliError("missing subcommand: setup, run, record, status, plot or report (see --help)")
         cfg = config.load()
-        from autoresearch import runner, status
+        from autoresearch import jobs, runner, status
 
         code = 0
         if args.command in ("setup", "status", "report", "plot"):  # `run` and `record` do it themselves
@@ -174,10 +242,26 @@ def main(argv=None) -> int:
         if args.command == "setup":
             result = runner.setup(cfg, tag=args.tag, baseline_repeats=args.baseline_repeats)
             text = runner.format_setup(result)
+        elif args.command == "_supervise":
+            jobs.supervise(cfg, args.job)
+            return 0
         elif args.command == "run":
-            result = runner.run(cfg)
-            text = runner.format_verdict(result)
-            code = 0 if result["outcome"] == "ok" else 1
+            job = jobs.submit(cfg)
+            result, text, code = _waited(cfg, [job.id], any_of=False, single=True)
+        elif args.command == "submit":
+            job = jobs.submit(cfg, args.rev)
+            result = job.to_dict()
+            text = f"submitted: job {job.id} ({job.commit[:7]})\nnext: {runner.CLI} wait {job.id}"
+        elif args.command == "wait":
+            result, text, code = _waited(cfg, args.job or None, any_of=args.any, single=False)
+        elif args.command == "cancel":
+            job = jobs.cancel(cfg, args.job)
+            result = job.to_dict()
+            text = f"cancelled: job {job.id}\n" + (
+                runner.format_verdict(job.verdict)
+                if job.verdict
+                else f"error: {job.error or 'still stopping'}"
+            )
         elif args.command == "record":
             result = runner.record(cfg, args.status, args.description)
             text = runner.format_record(result)
@@ -222,6 +306,7 @@ def main(argv=None) -> int:
             "GitError",
             "ConfigError",
             "ReportError",
+            "JobError",
         )
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
         if want_json:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from runner_helpers import REPO_ROOT
@@ -29,6 +30,8 @@ PROBE = textwrap.dedent(
     )
     grandchild = int(child.stdout.readline())
     decoy = subprocess.Popen(["sleep", "60"])  # not a descendant of `child`: it must survive the kill
+    print("ready", flush=True)
+    sys.stdin.readline()  # the test starts a sibling namespace now: its host pids come after ours
     table = procs.table()
     found = runner._descendants(child.pid)
     how = runner.kill_group(child.pid, 2.0, runner._still_running(found, set()), leader=child)
@@ -45,23 +48,32 @@ PROBE = textwrap.dedent(
 )
 
 
-def _in_new_pid_namespace(code: str) -> dict:
-    if shutil.which("unshare") is None:
-        pytest.skip("util-linux `unshare` is not installed")
-    done = subprocess.run(
-        ["unshare", "--pid", "--fork", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode != 0 and "Operation not permitted" in done.stderr:
-        pytest.skip("creating a pid namespace is not permitted here")
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _unshare(*argv, **kw):
+    return subprocess.Popen(["unshare", "--pid", "--fork", *argv], text=True, **kw)
 
 
 def test_a_foreign_proc_is_translated_into_this_namespace():
-    seen = _in_new_pid_namespace(PROBE)
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux `unshare` is not installed")
+    probe = _unshare(
+        sys.executable, "-c", PROBE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    if probe.stdout.readline().strip() != "ready":
+        err = probe.communicate(timeout=30)[1]
+        if "Operation not permitted" in err:
+            pytest.skip("creating a pid namespace is not permitted here")
+        raise AssertionError(err[-2000:])
+    # A sibling namespace (another sandboxed Bash call, say) whose pids 1..4 collide with the probe's own.
+    sibling = _unshare("sh", "-c", "sleep 60 & sleep 60 & sleep 60 & wait")
+    try:
+        time.sleep(0.3)
+        out, err = probe.communicate("go\n", timeout=60)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-P", str(sibling.pid)])
+        sibling.kill()
+        sibling.wait()
+    assert probe.returncode == 0, err[-2000:]
+    seen = json.loads(out.strip().splitlines()[-1])
     assert seen["pid"] == 1 and seen["own"] is False and seen["depth"] == 1, seen
     assert seen["self_seen"], "the table must list this process under the pid getpid() gives"
     assert seen["found"] == [seen["grandchild"]], seen  # the namespace's pids, not the outer /proc's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -267,61 +268,97 @@ def test_training_far_above_budget_is_not_comparable(tmp_path):
     assert v["comparable"] is False and "far above" in " ".join(v["notes"])
 
 
-@pytest.mark.slow
-def test_sigterm_to_runner_kills_the_group(tmp_path):
-    night = make_night(tmp_path, timeout=60)
-    assert night.cli("setup").returncode == 0
-    night.train(STUBBORN, "stubborn")
-    runner = subprocess.Popen(
-        [sys.executable, str(CLI), "run", "--json"],
+def _start_run(night, env=None, *args):
+    return subprocess.Popen(
+        [sys.executable, str(CLI), "run", *args],
         cwd=night.root,
-        env=clean_env(),
+        env=env or clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _running_job(night, deadline_s=15):
+    """The job record once its supervisor has started train.py."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for path in (night.root / ".autoresearch" / "jobs").glob("*.json"):
+            job = json.loads(path.read_text())
+            if job["state"] == "running" and (night.state().get("in_flight") or {}).get("pid"):
+                return job
+        time.sleep(0.05)
+    raise AssertionError("no job reached `running`")
+
+
+def _wait_for_pids(night, count, deadline_s=15):
     pids_file = night.root / "pids.txt"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + deadline_s
     while (
-        time.monotonic() < deadline and len(pids_file.read_text().split() if pids_file.exists() else []) < 3
+        time.monotonic() < deadline
+        and len(pids_file.read_text().split() if pids_file.exists() else []) < count
     ):
         time.sleep(0.1)
-    runner.send_signal(signal.SIGTERM)  # what Claude Code does when the Bash call runs out of time
-    out, err = runner.communicate(timeout=30)
-    assert runner.returncode == 1
-    assert "SIGTERM" in out and '"timeout"' in out
-    assert _survivors([int(x) for x in pids_file.read_text().split()]) == []
+    return [int(x) for x in pids_file.read_text().split()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_cli_loses_no_run(tmp_path, sig):
+    """What the Bash tool's limit, or a closed terminal, does to `run`: the CLI dies, the job does not."""
+    night = make_night(tmp_path, timeout=60)
+    assert night.cli("setup").returncode == 0
+    cli = _start_run(night, clean_env(FAKE_SLEEP="3"))
+    job = _running_job(night)
+    cli.send_signal(sig)
+    out, err = cli.communicate(timeout=30)
+    if sig == signal.SIGTERM:  # it says how to pick the verdict up
+        assert cli.returncode == 1 and f"wait {job['id']}" in err, err
+    waited = night.cli("wait", job["id"], "--json")
+    assert waited.returncode == 0, waited.stderr
+    (done,) = json.loads(waited.stdout)["done"]
+    assert done["verdict"]["outcome"] == "ok" and done["verdict"]["commit"] == night.head()[:7]
+    recorded = night.cli("record", "keep", "baseline")
+    assert recorded.returncode == 0, recorded.stderr
+    rows = (night.root / "results.tsv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].endswith("\tkeep\tbaseline")
+    supervisor = done["supervisor_pid"]
+    assert _survivors([supervisor]) == [], "the supervisor outlived its job"
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_supervisor_kills_the_group(tmp_path):
+    night = make_night(tmp_path, timeout=60)
+    assert night.cli("setup").returncode == 0
+    night.train(STUBBORN, "stubborn")
+    cli = _start_run(night, None, "--json")
+    job = _running_job(night)
+    pids = _wait_for_pids(night, 3)
+    os.kill(job["supervisor_pid"], signal.SIGTERM)  # what a cluster's scheduler or `kill` does to it
+    out, err = cli.communicate(timeout=30)
+    assert cli.returncode == 1
+    assert "SIGTERM" in out and '"timeout"' in out, out + err
+    assert _survivors(pids) == []
     assert night.state()["in_flight"] is None
 
 
 @pytest.mark.slow
-def test_sigkilled_runner_is_cleaned_up_by_next_run(tmp_path):
+def test_sigkilled_supervisor_is_cleaned_up_by_next_run(tmp_path):
     night = make_night(tmp_path, timeout=60)
     assert night.cli("setup").returncode == 0
     night.train(STUBBORN, "stubborn")
-    runner = subprocess.Popen(
-        [sys.executable, str(CLI), "run"],
-        cwd=night.root,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pids_file = night.root / "pids.txt"
-    deadline = time.monotonic() + 15
-    while (
-        time.monotonic() < deadline and len(pids_file.read_text().split() if pids_file.exists() else []) < 3
-    ):
-        time.sleep(0.1)
-    runner.kill()  # no chance to clean up: the group is orphaned
-    runner.wait()
-    pids = [int(x) for x in pids_file.read_text().split()]
+    cli = _start_run(night)
+    job = _running_job(night)
+    pids = _wait_for_pids(night, 3)
+    os.kill(job["supervisor_pid"], signal.SIGKILL)  # no chance to clean up: the group is orphaned
+    cli.communicate(timeout=30)
     try:
         assert _survivors(pids)
         status = night.cli("status")
-        assert "interrupted" in status.stdout
+        assert "interrupted" in status.stdout, status.stdout
         night.train("print('no summary')\n", "next try")
         proc, v = night.json("run")
-        assert any("cleaned up an interrupted run" in n for n in v["notes"])
+        assert any("cleaned up an interrupted run" in n for n in v["notes"]), v
         assert _survivors(pids) == []
     finally:
         for pid in _survivors(pids):  # never leave a failed test's processes behind

@@ -49,6 +49,14 @@ def is_own() -> bool:
         return False
 
 
+def namespace_id() -> str | None:
+    """This process's pid namespace, e.g. `pid:[4026531836]`: a pid recorded under another means nothing."""
+    try:
+        return os.readlink(f"{PROC}/self/ns/pid")
+    except OSError:
+        return None
+
+
 def own_depth() -> int | None:
     """This process's index in NSpid lists of the mounted /proc; None when /proc cannot say."""
     try:
@@ -63,12 +71,14 @@ def own_depth() -> int | None:
 
 
 def table() -> dict[int, Proc] | None:
-    """Every process visible in this namespace, keyed by the pid kill() takes; None without a usable /proc."""
-    depth = own_depth()
-    if depth is None:
+    """Every process visible in this namespace, keyed by the pid kill() takes; None without a usable /proc.
+
+    A task belongs when its own namespace is this one, or when its parent belongs (a namespace nested under
+    this one). Depth cannot tell: a sibling namespace's tasks (another sandboxed call) list as many ids."""
+    depth, mine = own_depth(), namespace_id()
+    if depth is None or mine is None:
         return None
-    raw = {}
-    outer_to_here = {}
+    seen = {}  # outer pid -> (outer ppid, nspid, nspgid, stat, same namespace)
     for name in os.listdir(PROC):
         if not name.isdigit():
             continue
@@ -78,16 +88,29 @@ def table() -> dict[int, Proc] | None:
         status, stat = got
         nspid = _ns_ids(status, "NSpid") or [int(name)]
         if len(nspid) <= depth:
-            continue  # lives outside this namespace
+            continue  # lives in an outer namespace
+        try:
+            same = os.readlink(f"{PROC}/{name}/ns/pid") == mine
+        except OSError:
+            same = False
         nspgid = _ns_ids(status, "NSpgid") or [int(stat[2])]
-        here = nspid[depth]
-        outer_to_here[int(name)] = here
+        seen[int(name)] = (int(stat[1]), nspid, nspgid, stat, same)
+    inside = {outer for outer, entry in seen.items() if entry[4]}
+    grew = True
+    while grew:  # nested namespaces: children of tasks already inside
+        grew = False
+        for outer, entry in seen.items():
+            if outer not in inside and entry[0] in inside:
+                inside.add(outer)
+                grew = True
+    here = {outer: seen[outer][1][depth] for outer in inside}
+    table = {}
+    for outer in inside:
+        ppid, _nspid, nspgid, stat, _same = seen[outer]
         pgid = nspgid[depth] if len(nspgid) > depth else 0
-        raw[here] = (int(stat[1]), pgid, int(stat[19]), stat[0] in ("Z", "X"))
-    return {
-        pid: Proc(pid, outer_to_here.get(ppid, 0), pgid, started, zombie)
-        for pid, (ppid, pgid, started, zombie) in raw.items()
-    }
+        pid = here[outer]
+        table[pid] = Proc(pid, here.get(ppid, 0), pgid, int(stat[19]), stat[0] in ("Z", "X"))
+    return table
 
 
 def descendants(pid: int, procs: dict[int, Proc]) -> dict[int, int]:

@@ -560,6 +560,8 @@ class _LogWatch:
 
 def _classify(rc, timed_out, interrupted, watch: _LogWatch, parsed: dict | None) -> tuple[str, str]:
     """(outcome, one-line reason)."""
+    if interrupted == "cancel":
+        return "timeout", "cancelled (`experiment.py cancel`): killed the process group"
     if interrupted:
         return (
             "timeout",
@@ -656,14 +658,19 @@ def _reap_stale_flight(cfg, st: dict) -> str | None:
     flight = st.get("in_flight")
     if not isinstance(flight, dict):
         return None
-    if state.pid_alive(flight.get("runner_pid")):
+    if state.flight_alive(cfg, flight):
         started = flight.get("started_at")
         raise RunnerError(
             f"a run of {str(flight.get('commit'))[:7]} is in flight since {started} "
             f"(runner pid {flight.get('runner_pid')}): wait for it, or `{CLI} status`"
         )
     pgid = flight.get("pgid")
-    how = kill_group(pgid, cfg.kill_grace_seconds) if isinstance(pgid, int) and pgid > 1 else "no group"
+    if flight.get("pid_ns") and flight.get("pid_ns") != procs.namespace_id():
+        how = "its processes ended with the Bash call that started them"  # its pids are another namespace's
+    elif isinstance(pgid, int) and pgid > 1:
+        how = kill_group(pgid, cfg.kill_grace_seconds)
+    else:
+        how = "no group"
     st["in_flight"] = None
     return f"cleaned up an interrupted run of {str(flight.get('commit'))[:7]} ({how})"
 
@@ -673,8 +680,16 @@ def _suggestion_text(commit_subject: str) -> str:
     return text[:80] or "<what you changed>"
 
 
-def run(cfg, python: str | None = None, install_signal_handlers: bool = True) -> dict:
-    """Run train.py once under supervision, update state, and return the verdict as data."""
+def run(
+    cfg,
+    python: str | None = None,
+    install_signal_handlers: bool = True,
+    tick=None,
+    job_id: str | None = None,
+) -> dict:
+    """Run train.py once under supervision, update state, and return the verdict as data.
+
+    `tick()` (the job's supervisor) is called every few seconds; a reason it returns stops the run."""
     python = python or sys.executable
     root = cfg.root
     notes = [n for n in [finish_interrupted_record(cfg)] if n]
@@ -810,6 +825,8 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
             "base_commit": base,
             "started_at": started_at,
             "log": _rel(cfg, log_path),
+            "job": job_id,
+            "pid_ns": procs.namespace_id(),
         }
         state.save(cfg, st)
         watch = _LogWatch(cfg.tail_lines)
@@ -825,6 +842,9 @@ def run(cfg, python: str | None = None, install_signal_handlers: bool = True) ->
                 now = time.monotonic()
                 changed = integrity.quick()
                 if now >= next_scan:
+                    stop = tick() if tick else None
+                    if stop and not interrupted:
+                        interrupted.append(stop)
                     descendants.update(_descendants(proc.pid))
                     changed = changed or integrity.full()
                     next_scan = now + DESCENDANT_SCAN_SECONDS
@@ -1183,8 +1203,8 @@ def _finish_intent(cfg) -> dict | None:
 def _record_locked(cfg, status_word: str, description: str, finished: dict | None = None) -> dict:
     st = _load_state(cfg)
     flight = st.get("in_flight")
-    if isinstance(flight, dict) and state.pid_alive(flight.get("runner_pid")):
-        raise RunnerError("a run is in flight: wait for its verdict, then record it")
+    if isinstance(flight, dict) and state.flight_alive(cfg, flight):
+        raise RunnerError("a run is in flight: wait for its verdict (`wait`), then record it")
     last = st.get("last_run")
     if not last:
         raise RunnerError(f"nothing to record: no run yet; start one with `{CLI} run`")
@@ -1219,7 +1239,7 @@ def _record_locked(cfg, status_word: str, description: str, finished: dict | Non
     info = status.collect(cfg)
     noise_now = {k: info["noise"][k] for k in ("sigma", "n", "source")}
     intent = {
-        "id": f"{commit}@{last.get('started_at')}",
+        "id": f"{commit[:12]}-{os.urandom(4).hex()}",  # one per attempt: the journal replays it
         "commit": commit,
         "base_commit": last.get("base_commit") or commit,
         "status": status_word,

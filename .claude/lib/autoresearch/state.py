@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime, timezone
 
 from . import fsutil, procs
@@ -109,6 +110,29 @@ def save(cfg, data: dict) -> None:
     """Write atomically (fsync, then os.replace): a reader never sees half a state."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     fsutil.atomic_write(cfg.state_file, text.encode("utf-8"))
+
+
+STALE_SECONDS = 30.0  # a job whose supervisor has not touched its record for this long is gone
+
+
+def flight_alive(cfg, flight: dict) -> bool:
+    """Whether the run in flight still has a live supervisor: the job's heartbeat when it has one (a pid from
+    another pid namespace, e.g. an earlier sandboxed Bash call, means nothing here), else its runner's pid."""
+    job = flight.get("job")
+    if isinstance(job, str) and job:
+        try:
+            with open(cfg.state_path / "jobs" / f"{job}.json", encoding="utf-8") as fh:
+                record = json.load(fh)
+        except (OSError, ValueError):
+            return False
+        if record.get("state") == "done":
+            return False
+        beat = record.get("heartbeat")
+        if not isinstance(beat, (int, float)) or time.time() - beat >= STALE_SECONDS:
+            return False
+        if flight.get("pid_ns") != procs.namespace_id():
+            return True  # its pid means nothing here: the heartbeat is the only witness
+    return pid_alive(flight.get("runner_pid") or flight.get("pid"))
 
 
 def pid_alive(pid) -> bool:

@@ -117,8 +117,7 @@ def collect(cfg) -> dict:
     in_flight = None
     flight = (st or {}).get("in_flight")
     if isinstance(flight, dict):
-        watcher = flight.get("runner_pid") or flight.get("pid")
-        runner_alive = state.pid_alive(watcher)
+        runner_alive = state.flight_alive(cfg, flight)
         in_flight = {
             "commit": (flight.get("commit") or "")[:7],
             "pid": flight.get("pid"),
