@@ -9,6 +9,7 @@
     uv run scripts/experiment.py status                 # where the night stands
     uv run scripts/experiment.py plot                   # progress.png
     uv run scripts/experiment.py report                 # the morning: val and held-out test, + report.html
+    uv run scripts/experiment.py finalize               # branch <tag>-final: one commit per kept idea
 
 Thin CLI: the logic lives in .claude/lib/autoresearch (runner, ledger, status, plot).
 Errors are one line on stderr with exit code 1; every subcommand takes --json.
@@ -121,6 +122,18 @@ The page follows the same rule: written inside Claude Code it holds no test figu
 {EX} report --html ~/nights/nov25.html
 {EX} report --no-html --json        # the data only, no page""",
     ),
+    "finalize": (
+        """Build the branch autoresearch/<tag>-final for review: on the baseline commit, one commit per kept
+idea in the order they were kept, each carrying that keep's tree (so several commits of one idea become
+one) and a message with its description and its attested val_bpb delta against the previous best. Its
+net diff is exactly baseline -> last keep. It uses git plumbing only: the run branch, HEAD, the index
+and the working tree are untouched, and it refuses when the branch already exists. Every recorded run,
+discards and crashes included, also stays reachable under refs/autoresearch/<tag>/.""",
+        f"""examples:
+{EX} finalize
+  git log --stat autoresearch/nov25-final
+{EX} finalize --branch review/nov25 --json""",
+    ),
     "plot": (
         """Draw progress.png from results.tsv: experiment number vs val_bpb, discards grey, keeps green,
 crashes as red crosses at the bottom, the running best as a step line, keeps annotated with
@@ -152,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(
         dest="command",
-        metavar="{setup,run,submit,wait,cancel,record,status,plot,report}",
+        metavar="{setup,run,submit,wait,cancel,record,status,plot,report,finalize}",
         parser_class=Parser,
     )
 
@@ -191,9 +204,49 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--html", metavar="PATH", help="write the page here (default: ROOT/report.html)")
     where.add_argument("--no-html", action="store_true", help="print the report only; write no page")
+    p = add("finalize", "branch <tag>-final: one commit per kept idea, each with its delta")
+    p.add_argument("--branch", help="the branch to create (default autoresearch/<tag>-final)")
     p = add("plot", "draw progress.png")
     p.add_argument("--out", help="output path (default progress.png in the project root)")
     return parser
+
+
+class _LiveLine:
+    """One tqdm line on a terminal while a run is in flight: step, loss, elapsed and ETA."""
+
+    def __init__(self, cfg):
+        import shutil
+
+        from tqdm import tqdm
+
+        self.cfg = cfg
+        shape = "{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}"
+        size = shutil.get_terminal_size()  # a terminal reporting 0 x 0 gets 80 x 24 (tqdm would draw nothing)
+        self.bar = tqdm(
+            total=100.0, file=sys.stderr, leave=False, ncols=size.columns, nrows=size.lines, bar_format=shape
+        )
+        self.bar.set_description_str("training")
+
+    def update(self) -> None:
+        from autoresearch import state, summary
+
+        flight = (state.load(self.cfg) or {}).get("in_flight") or {}
+        if not flight.get("log"):
+            return
+        try:
+            with open(self.cfg.root / flight["log"], "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 8192))
+                got = summary.progress(fh.read().decode("utf-8", "replace"))
+        except OSError:
+            return
+        if got:
+            step, percent, loss = got
+            self.bar.n = min(100.0, percent)
+            self.bar.set_postfix_str(f"step {step}" + (f" loss {loss:.4f}" if loss is not None else ""))
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _waited(cfg, job_ids, any_of: bool, single: bool):
@@ -207,7 +260,12 @@ def _waited(cfg, job_ids, any_of: bool, single: bool):
         raise CliError(f"stopped waiting; the job goes on: `{runner.CLI} wait {' '.join(going)}`")
 
     signal.signal(signal.SIGTERM, detach)
-    done, going = jobs.wait(cfg, job_ids, any_of=any_of)
+    live = _LiveLine(cfg) if sys.stderr.isatty() else None  # a person at a terminal; never the agent's Bash
+    try:
+        done, going = jobs.wait(cfg, job_ids, any_of=any_of, on_poll=live.update if live else None)
+    finally:
+        if live:
+            live.close()
     if single and done:
         job = done[0]
         if job.error:
@@ -235,7 +293,13 @@ def main(argv=None) -> int:
         from autoresearch import jobs, runner, status
 
         code = 0
-        if args.command in ("setup", "status", "report", "plot"):  # `run` and `record` do it themselves
+        if args.command in (
+            "setup",
+            "status",
+            "report",
+            "plot",
+            "finalize",
+        ):  # `run` and `record` do it themselves
             note = runner.finish_interrupted_record(cfg)
             if note:
                 print(f"note: {note}", file=sys.stderr)
@@ -283,6 +347,11 @@ def main(argv=None) -> int:
                 page = report_page.write(cfg, path=args.html, rep=result)
                 result["page"] = page
                 text += "\n" + report_page.format_result(page)
+        elif args.command == "finalize":
+            from autoresearch import finalize
+
+            done = finalize.finalize(cfg, args.branch)
+            result, text = done.to_dict(), finalize.format_result(done)
         else:
             from autoresearch import plot
 
@@ -307,6 +376,7 @@ def main(argv=None) -> int:
             "ConfigError",
             "ReportError",
             "JobError",
+            "FinalizeError",
         )
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
         if want_json:

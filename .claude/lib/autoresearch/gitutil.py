@@ -178,3 +178,10 @@ def reset_hard(root, commit: str) -> None:
 
 def commit_subject(root, rev: str = "HEAD") -> str:
     return git(root, "log", "-1", "--format=%s", rev, check=False)
+
+
+NIGHT_REFS = "refs/autoresearch"  # each recorded run's commit stays reachable: reset and gc lose none
+
+
+def night_ref(tag: str, commit: str) -> str:
+    return f"{NIGHT_REFS}/{tag}/{commit}"

@@ -171,7 +171,9 @@ def supervise(cfg, job_id: str) -> Job:
     return job
 
 
-def wait(cfg, job_ids: list[str] | None = None, any_of: bool = False, limit: float = WAIT_SECONDS):
+def wait(
+    cfg, job_ids: list[str] | None = None, any_of: bool = False, limit: float = WAIT_SECONDS, on_poll=None
+):
     """Block until the jobs (default: the latest) are done, or one of them with `any_of`, or `limit` passes.
 
     Returns (finished jobs, jobs still going); a job whose supervisor stopped its heartbeat counts as
@@ -193,6 +195,8 @@ def wait(cfg, job_ids: list[str] | None = None, any_of: bool = False, limit: flo
             (done if j.state == "done" else going).append(j)
         if not going or (any_of and done) or time.monotonic() >= deadline:
             return done, going
+        if on_poll:
+            on_poll()
         time.sleep(0.2)
 
 

@@ -1140,7 +1140,7 @@ def format_verdict(v: dict) -> str:
 
 
 # `record` journals its intent, then takes these steps; a kill at any point is completed by the next command.
-RECORD_STEPS = ("intent", "row", "sidecar", "state", "reset")
+RECORD_STEPS = ("intent", "row", "sidecar", "ref", "state", "reset")
 FAULT_ENV = "AUTORESEARCH_FAULT_AT"  # tests only: `record:<step>` SIGKILLs the CLI right after that step
 
 
@@ -1321,6 +1321,13 @@ def _apply_intent(cfg, intent: dict) -> dict:
             {**intent["sidecar"], "recorded_at": state.now_iso(), "record_id": rid, "row_line": row.line_no},
         )
     _fault_point("sidecar")
+
+    tag = intent["sidecar"].get("tag") or "night"
+    try:  # before any reset: the experiment's code stays reachable (the report shows its diff)
+        gitutil.git(root, "update-ref", gitutil.night_ref(tag, commit), commit)
+    except gitutil.GitError as exc:
+        raise RunnerError(f"row written, but keeping the commit reachable failed: {exc}") from None
+    _fault_point("ref")
 
     st = _load_state(cfg)
     last = st.get("last_run") or {}

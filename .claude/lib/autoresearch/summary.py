@@ -112,6 +112,19 @@ def step_loss(line: str) -> float | None:
     return float(match.group(1))
 
 
+_STEP_PROGRESS = re.compile(r"^step\s+(\d+)\s*\((\d+(?:\.\d+)?)%\)")
+
+
+def progress(text: str) -> tuple[int, float, float | None] | None:
+    """(step, percent of the budget, loss) from the last progress line in `text` (`step 00019 (93.7%) |
+    loss 6.93 | ...`, the line train.py prints); None before the first one."""
+    for line in reversed(text.splitlines()):
+        found = _STEP_PROGRESS.match(line.strip())
+        if found:
+            return int(found.group(1)), float(found.group(2)), step_loss(line)
+    return None
+
+
 def fail_reason(line: str) -> str | None:
     """train.py's own fast-fail reason (`FAIL: ...`), or None."""
     if line.startswith("FAIL:"):
