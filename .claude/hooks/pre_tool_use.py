@@ -11,6 +11,7 @@ Stdlib only, always exits 0 (exit 2 would block every tool call). Outcomes:
   stdin not JSON / not an object / no tool_name -> allow, one note on stderr
   bad pyproject config      -> judged on the default config, one note on stderr
   internal error            -> deny only when the call names a guarded file (policy.fallback), else allow
+Before judging, a long run.log is bounded in place (autoresearch.logbound), so no reader can flood.
 `--self-test` checks the install (interpreter, library, config, every hook script settings.json names) and
 exits 0 or 1. This file parses on any Python 3 (no f-strings) so that the version check can run.
 """
@@ -78,6 +79,12 @@ def judge(raw):
     from autoresearch import policy
 
     cfg = load_config()
+    try:  # a long run.log, however it was written, is cut before any call could read it (logbound.py)
+        from autoresearch import logbound
+
+        logbound.bound_run_log(cfg)
+    except Exception as exc:  # noqa: BLE001 - never in the way of the verdict
+        note("could not bound run.log: " + exc.__class__.__name__ + ": " + str(exc))
     try:
         decision = policy.evaluate(payload, cfg)
     except Exception as exc:  # noqa: BLE001 - judged again by the name check below

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -117,11 +116,12 @@ def test_a_night_driven_by_the_real_cli(cli_project):
         p.pre_compact("auto")
         (snap,) = p.snapshots()
         assert json.loads((snap / "state.json").read_text())["in_flight"] is not None
-    finally:
-        runner.send_signal(signal.SIGTERM)
+    finally:  # the job outlives a signalled CLI, so it is cancelled the way a person would
+        job = json.loads(p.cfg.state_file.read_text())["in_flight"]["job"]
+        subprocess.run([sys.executable, "scripts/experiment.py", "cancel", job], cwd=p.root, timeout=60)
         runner.wait(timeout=60)
 
-    # the runner killed its run and left it for the agent to record
+    # the supervisor killed its run and left it for the agent to record
     reason = p.stop(active=True)["reason"]
     assert "record" in reason, reason
     assert "is in flight" not in reason

@@ -18,14 +18,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import attest, fsutil, gitutil, ledger, noise, procs, state, status, summary
+from . import attest, fsutil, gitutil, ledger, logbound, noise, procs, state, status, summary
 from . import outcomes as oc
 from .config import TIME_BUDGET_ENV
 
 POLL_SECONDS = 0.25  # how often the supervisor reads new log bytes and checks the clock
 DESCENDANT_SCAN_SECONDS = 2.0  # how often it remembers train.py's descendants (in case one leaves the group)
 EXPLODE_LOSS = 100.0  # a progress loss above this is divergence (upstream's own fast-fail bound)
-LINE_CLIP = 240  # characters per log line in a verdict
 MAX_PARTIAL_BYTES = 1 << 20  # an unterminated line longer than this is judged anyway
 SUMMARY_TAIL_BYTES = 256 * 1024  # the summary block is at the end of the output
 FULL_LOGS_KEPT = 50  # complete outputs kept under .autoresearch/logs (the newest)
@@ -77,10 +76,6 @@ def default_time_budget(cfg) -> int:
         return DEFAULT_TIME_BUDGET
     match = re.search(r"^TIME_BUDGET(?:_SECONDS)?\s*=\s*(\d+)", text, re.M)
     return int(match.group(1)) if match else DEFAULT_TIME_BUDGET
-
-
-def _clip(line: str) -> str:
-    return line if len(line) <= LINE_CLIP else line[: LINE_CLIP - 1] + "…"
 
 
 def _load_state(cfg) -> dict:
@@ -637,14 +632,9 @@ def _write_bounded_log(cfg, full_tail: str | None, header: str) -> None:
 
     The complete output stays in .autoresearch/logs/, so no read of run.log can flood the agent's context,
     and the seed's `grep "^val_bpb:..." run.log` and `tail -n 50 run.log` read what they always did."""
-    lines = [header]
-    if full_tail:
-        text = full_tail.splitlines()
-        cut = max((i for i, ln in enumerate(text) if ln.strip() == summary.SEPARATOR), default=None)
-        block = text[cut:] if cut is not None and summary.parse_summary("\n".join(text[cut:])) else []
-        body = [ln for ln in (text[:cut] if block else text) if ln.strip()]
-        lines += [_clip(ln) for ln in body[-cfg.tail_lines :]] + [_clip(ln) for ln in block[:40]]
-    fsutil.atomic_write(cfg.log_path, ("\n".join(lines) + "\n").encode("utf-8"))
+    fsutil.atomic_write(
+        cfg.log_path, logbound.bounded_text(full_tail, header, cfg.tail_lines).encode("utf-8")
+    )
 
 
 def _prune_full_logs(cfg) -> None:
@@ -1078,7 +1068,7 @@ def _verdict(cfg, last: dict, notes: list[str], tail: list[str]) -> dict:
         "summary": last.get("summary"),
         "wall_seconds": last.get("wall_seconds"),
         "notes": notes,
-        "log_tail": [_clip(line) for line in tail[-cfg.tail_lines :]],
+        "log_tail": [logbound.clip(line) for line in tail[-cfg.tail_lines :]],
         "next": last.get("next"),
     }
 
