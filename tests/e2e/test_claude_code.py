@@ -338,7 +338,10 @@ def test_guard_denies_forbidden_calls_and_allows_protocol_in_bypass_mode(
 
     tail = assert_ran(run, allowed[0]).splitlines()
     assert len(tail) == 50 and tail[-1].startswith(f"step {LOG_LINES - 1:05d}")
-    assert f"{LOG_LINES} run.log" in assert_ran(run, allowed[1])
+    # the hook bounded the long log before the first call: its header, the last 50 lines; the rest kept aside
+    assert f"{1 + 50} run.log" in assert_ran(run, allowed[1])
+    (kept,) = (repo / ".autoresearch" / "logs").glob("run-log-*.log")
+    assert len(kept.read_text().splitlines()) == LOG_LINES
 
     # Nothing forbidden happened on disk or in the index.
     for rel, digest in protected.items():
