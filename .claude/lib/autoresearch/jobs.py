@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import fsutil, gitutil, procs, state
@@ -50,7 +50,6 @@ class Job:
     log: str = ""  # the supervisor's own output (train.py's goes to run.log and .autoresearch/logs)
     verdict: dict | None = None  # the run's verdict (runner.run's dict) once done
     error: str | None = None  # one line when the job could not run at all
-    notes: list[str] = field(default_factory=list)
 
     def alive(self, now: float | None = None) -> bool:
         """Running with a fresh heartbeat, or queued and still within its start window."""
@@ -164,7 +163,7 @@ def supervise(cfg, job_id: str) -> Job:
     except runner.RunnerError as exc:
         job.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - the record must say why, in one line
-        job.error = f"the supervisor failed: {type(exc).__name__}: {exc}"
+        job.error = f"the supervisor failed unexpectedly ({exc}); its log: {job.log}"
     job.state, job.finished_at, job.heartbeat = "done", state.now_iso(), time.time()
     save(cfg, job)
     cancel_path(cfg, job_id).unlink(missing_ok=True)
