@@ -340,8 +340,8 @@ def test_guard_denies_forbidden_calls_and_allows_protocol_in_bypass_mode(
     assert len(tail) == 50 and tail[-1].startswith(f"step {LOG_LINES - 1:05d}")
     # the hook bounded the long log before the first call: its header, the last 50 lines; the rest kept aside
     assert f"{1 + 50} run.log" in assert_ran(run, allowed[1])
-    (kept,) = (repo / ".autoresearch" / "logs").glob("run-log-*.log")
-    assert len(kept.read_text().splitlines()) == LOG_LINES
+    kept = list((repo / ".autoresearch" / "logs").glob("run-log-*.log"))  # a long training log may follow
+    assert any(len(k.read_text().splitlines()) == LOG_LINES for k in kept), kept
 
     # Nothing forbidden happened on disk or in the index.
     for rel, digest in protected.items():

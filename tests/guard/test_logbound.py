@@ -98,3 +98,23 @@ def test_the_pretooluse_hook_bounds_it_before_a_read_it_allows(tmp_path):
     )
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr  # allowed, silently
     assert cfg.log_path.read_text().count("MARK-") == cfg.tail_lines
+
+
+def test_hooks_of_parallel_tool_calls_cut_it_once_and_keep_the_full_text(tmp_path):
+    """The client runs the hooks of parallel tool calls at once: one cuts, the rest find it done."""
+    cfg = _project(tmp_path)
+    full = _long_log(cfg)
+    lib = Path(logbound.__file__).resolve().parents[1]
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(lib)!r}); from autoresearch import config, logbound; "
+        f"cfg = config.load({str(tmp_path)!r}); time.sleep(max(0, {time.time() + 1.0!r} - time.time())); "
+        "print(bool(logbound.bound_run_log(cfg)))"
+    )
+    racers = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(6)
+    ]
+    cut = [p.communicate(timeout=60)[0].strip() for p in racers]
+    assert cut.count("True") == 1, cut
+    (kept,) = cfg.full_log_dir.glob("run-log-*.log")
+    assert kept.read_text() == full
+    assert cfg.log_path.read_text().count("MARK-") == cfg.tail_lines

@@ -90,9 +90,25 @@ def bound_run_log(cfg, now: float | None = None) -> str | None:
     from . import config, fsutil
 
     full = cfg if isinstance(cfg, config.Config) else config.load(cfg.root)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
     full.full_log_dir.mkdir(parents=True, exist_ok=True)
-    kept = full.full_log_dir / f"run-log-{stamp}-{st.st_ino}.log"
+    try:  # parallel tool calls run their hooks at once: one of them cuts, the others find it done
+        with fsutil.lock(full.full_log_dir / "run-log.lock", 10):
+            return _cut(full, path, st, now)
+    except TimeoutError:
+        return None
+
+
+def _cut(full, path: str, st: os.stat_result, now: float) -> str | None:
+    try:
+        again = os.lstat(path)
+    except OSError:
+        return None
+    if (again.st_ino, again.st_size, again.st_mtime_ns) != (st.st_ino, st.st_size, st.st_mtime_ns):
+        return None  # another hook cut it (or it changed) since this one looked
+    from . import fsutil
+
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    kept = full.full_log_dir / f"run-log-{stamp}-{st.st_ino}-{os.getpid()}.log"
     os.replace(path, kept)  # no writer holds it: the full text moves aside whole, however long
     with open(kept, "rb") as fh:
         fh.seek(max(0, st.st_size - (1 << 20)))
@@ -100,8 +116,8 @@ def bound_run_log(cfg, now: float | None = None) -> str | None:
     rel = os.path.relpath(kept, full.root)
     size = f"{st.st_size / 1024:.0f} KB"
     header = f"# run.log was long ({size}): the last lines and the summary; the full output: {rel}"
-    fsutil.atomic_write(path, bounded_text(tail, header, cfg.tail_lines).encode("utf-8"))
+    fsutil.atomic_write(path, bounded_text(tail, header, full.tail_lines).encode("utf-8"))
     return (
-        f"autoresearch: run.log was {size}; it now holds its last {cfg.tail_lines} lines and the summary "
+        f"autoresearch: run.log was {size}; it now holds its last {full.tail_lines} lines and the summary "
         f"(the full text: {rel})."
     )
