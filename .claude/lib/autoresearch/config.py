@@ -152,6 +152,11 @@ class Config(_Frozen):
         return self.state_path / "runs.jsonl"
 
     @property
+    def jobs_dir(self) -> Path:
+        """One record per job (`<id>.json`), its cancel request and the supervisor's log."""
+        return self.state_path / "jobs"
+
+    @property
     def record_intent_path(self) -> Path:
         """A `record` journals its intent here first; the next command completes one that was interrupted."""
         return self.state_path / "record.intent.json"

@@ -68,7 +68,7 @@ class Job:
 
 
 def jobs_dir(cfg) -> Path:
-    return cfg.state_path / "jobs"
+    return cfg.jobs_dir
 
 
 def _path(cfg, job_id: str) -> Path:

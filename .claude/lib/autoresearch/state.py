@@ -121,7 +121,7 @@ def flight_alive(cfg, flight: dict) -> bool:
     job = flight.get("job")
     if isinstance(job, str) and job:
         try:
-            with open(cfg.state_path / "jobs" / f"{job}.json", encoding="utf-8") as fh:
+            with open(cfg.jobs_dir / f"{job}.json", encoding="utf-8") as fh:
                 record = json.load(fh)
         except (OSError, ValueError):
             return False
