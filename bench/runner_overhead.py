@@ -3,6 +3,7 @@
     uv run bench/runner_overhead.py                  # fake train.py sleeping the 300 s budget + a real run
     uv run bench/runner_overhead.py --budget 30      # quicker: fake sleeps 30 s
     uv run bench/runner_overhead.py --real-budget 0  # skip the real train.py run
+    uv run bench/runner_overhead.py --workers 2      # the fake run as a job beside the checkout (own tree)
 
 Two measurements, each in a throw-away git repo made by `setup`:
 1. fake: a train.py that sleeps for the budget while printing a progress line per second, then the summary.
@@ -91,13 +92,15 @@ def _cli_run(root: Path, env: dict, setup: bool = True) -> tuple[float, dict]:
     return wall, json.loads(proc.stdout)
 
 
-def fake(budget: float, timeout: float) -> dict:
+def fake(budget: float, timeout: float, workers: int = 1) -> dict:
     lib = str(ROOT / ".claude" / "lib")
     pyproject = (
         f'[project]\nname = "b"\nversion = "0"\n[tool.autoresearch]\nattest = false\n'
-        f"hard_timeout_seconds = {timeout}\n"
+        f"hard_timeout_seconds = {timeout}\n[tool.autoresearch.jobs]\nworkers = {workers}\n"
     )
     files = {"prepare.py": FAKE_PREPARE, "train.py": FAKE_TRAIN.format(lib=lib), "pyproject.toml": pyproject}
+    if workers > 1:  # the job's tree is exported from git: give it the project's own size
+        files.update({f"ballast_{i}.py": (ROOT / "train.py").read_text() * 8 for i in range(12)})
     with tempfile.TemporaryDirectory() as tmp:
         root = _repo(Path(tmp), files)
         env = _env(BENCH_BUDGET=str(budget))
@@ -113,7 +116,7 @@ def fake(budget: float, timeout: float) -> dict:
         runner.run(cfg, install_signal_handlers=False)
         cpu, cpu_wall = time.process_time() - cpu0, time.perf_counter() - w0
     return {
-        "kind": "fake",
+        "kind": "fake" if workers == 1 else f"fake, {workers} workers",
         "budget": budget,
         "wall": wall,
         "train_total": total,
@@ -174,9 +177,10 @@ def main() -> int:
         "--real-budget", type=float, default=20.0, help="real train.py test budget; 0 skips it"
     )
     parser.add_argument("--real-repeats", type=int, default=2, help="runner/direct pairs of the real run")
+    parser.add_argument("--workers", type=int, default=1, help="the fake run's workers (> 1: its own tree)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = [fake(args.budget, timeout=args.budget + 120)]
+    results = [fake(args.budget, timeout=args.budget + 120, workers=args.workers)]
     if args.real_budget > 0:
         results.append(real(args.real_budget, max(1, args.real_repeats)))
     if args.json:

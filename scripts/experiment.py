@@ -2,8 +2,8 @@
 
     uv run scripts/experiment.py setup                  # branch autoresearch/<tag>, results.tsv, state
     uv run scripts/experiment.py run                    # supervised train.py > run.log, then a verdict
-    uv run scripts/experiment.py submit                 # the same run as a job: returns its id at once
-    uv run scripts/experiment.py wait [JOB]             # the verdict of a job (blocks < 600 s)
+    uv run scripts/experiment.py submit [REV]           # the same run as a job: returns its id at once
+    uv run scripts/experiment.py wait [JOB] [--any]     # the verdicts of jobs (blocks < 600 s)
     uv run scripts/experiment.py cancel JOB             # stop a job; its verdict says so
     uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
     uv run scripts/experiment.py status                 # where the night stands
@@ -58,19 +58,32 @@ Exit code 0 when the run finished ok, 1 otherwise. Give the Bash call a 600000 m
 {EX} run --json""",
     ),
     "submit": (
-        """Start the run of HEAD as a job and return its id at once. A supervisor process owns the job
-(detached: its own session, no terminal), so a killed CLI or Bash call never loses it; its verdict
-lands in .autoresearch/jobs/<id>.json and in the state, exactly as `run` would leave them. `run` is
-`submit` + `wait`. Inside Claude Code's sandbox a job lives only as long as the Bash call that
-started it: use `run` there, in one call.""",
+        """Start the run of a commit (default HEAD) as a job and return its id at once. A supervisor process
+owns the job (detached: its own session, no terminal), so a killed CLI or Bash call never loses it; its
+verdict lands in .autoresearch/jobs/<id>.json. `run` is `submit` + `wait`. Inside Claude Code's sandbox
+a job lives only as long as the Bash call that started it: there, submit and wait in one call.
+
+With one worker a job of HEAD runs in the checkout and leaves the state as `run` does. With
+[tool.autoresearch.jobs] workers = N (N > 1, or "auto": one per GPU), or for a commit that is not
+HEAD, the job runs in its own git worktree at its commit, once one of N slots is free, pinned to one
+GPU or to an equal share of the CPU cores; record it with `record --job ID`. After submitting HEAD
+in such a wave, the checkout returns to the best, so the next idea starts off it (the submitted
+commit stays reachable under refs/autoresearch/<tag>/).
+
+--hold starts nothing yet: the next `wait` starts every held job and waits for them, in that one
+call. Inside Claude Code's sandbox that is how a wave runs: hold each candidate, then one `wait`.""",
         f"""examples:
 {EX} submit
+{EX} submit 3f2a1bc         # remeasure a commit (a wave's winner, or the best)
+{EX} submit --hold          # in the sandbox: hold each candidate, then one `wait` runs them
 {EX} wait 20261201T031500-a1b2c3d-9f3e""",
     ),
     "wait": (
-        """Wait for jobs (default: the latest) and print their verdicts; --any returns when the first one
-is done. It returns within 585 s whatever happens (the Bash tool cuts calls at 600 s) and says
-which jobs are still running; a job whose supervisor stopped beating is reported as such.
+        """Wait for jobs and print their verdicts; --any returns when the first one is done. Without ids it
+waits for every job in flight and every finished job not recorded yet (else the latest job), so
+`wait --any` then `record --job` is the loop of a wave. It returns within 585 s whatever happens (the
+Bash tool cuts calls at 600 s) and says which jobs are still running; a job whose supervisor stopped
+beating is reported as such.
 Exit code 0 when every job it waited for finished ok.""",
         f"""examples:
 {EX} wait
@@ -87,11 +100,16 @@ verdict `timeout` that says it was cancelled; record it as crash like any other.
 line with the run's facts to .autoresearch/runs.jsonl, then for discard/crash `git reset --hard`
 to the base commit recorded when the run started (only when HEAD is still the run's commit).
 Untracked files survive. keep is refused for failed or non-comparable runs; discard is refused
-for failed runs (use crash).""",
+for failed runs (use crash). Exactly once: a record killed part-way is completed by the next command.
+
+--job ID records a job that ran in its own worktree. Its keep moves the checkout to the job's
+commit (a fast-forward from the best it was based on); it is refused when the best has moved since,
+and the idea is then a near-miss to re-base. Its discard or crash leaves the checkout alone.""",
         f"""examples:
 {EX} record keep "baseline"
 {EX} record discard "warmdown 0.5 instead of 0.75"
 {EX} record crash "depth 16: OOM"
+{EX} record --job 20261201T031500-a1b2c3d-9f3e keep "rope base 20000"
 """,
     ),
     "status": (
@@ -187,10 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-repeats", type=int, help="baseline runs that measure the noise (default from config)"
     )
     add("run", "run train.py once under supervision and print a verdict")
-    p = add("submit", "start the run of HEAD as a job; print its id at once")
-    p.add_argument("rev", nargs="?", default="HEAD", help="the commit to run (default HEAD; it must be HEAD)")
+    p = add("submit", "start the run of a commit as a job; print its id at once")
+    p.add_argument("rev", nargs="?", default="HEAD", help="the commit to run (default HEAD)")
+    p.add_argument("--hold", action="store_true", help="start it with the next `wait` (a sandboxed wave)")
     p = add("wait", "wait for jobs and print their verdicts (returns within 585 s)")
-    p.add_argument("job", nargs="*", help="job ids (default: the latest job)")
+    p.add_argument("job", nargs="*", help="job ids (default: those in flight or unrecorded, else the latest)")
     p.add_argument("--any", action="store_true", help="return when the first of them is done")
     p = add("cancel", "stop a job")
     p.add_argument("job", help="the job id (`status` shows it)")
@@ -199,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("record", "append the last run's row; reset on discard/crash")
     p.add_argument("status", help="keep | discard | crash")
     p.add_argument("description", help="a few words on what the run tried (one line, at most 200 characters)")
+    p.add_argument("--job", help="record this job, which ran in its own worktree (`wait` names it)")
     add("status", "where the night stands, and the next step")
     p = add("report", "the morning report: val and held-out test for each keep, and report.html")
     where = p.add_mutually_exclusive_group()
@@ -313,9 +333,24 @@ def main(argv=None) -> int:
             job = jobs.submit(cfg)
             result, text, code = _waited(cfg, [job.id], any_of=False, single=True)
         elif args.command == "submit":
-            job = jobs.submit(cfg, args.rev)
+            job = jobs.submit(cfg, args.rev, hold=args.hold)
+            moved = jobs.back_to_best(cfg, job)
+            from autoresearch.report import in_agent_session
+
+            if not args.hold and in_agent_session():
+                print(
+                    "note: inside Claude Code's sandbox a job lives only as long as this Bash call: "
+                    f"`{runner.CLI} wait {job.id}` in the same call, or use `submit --hold`",
+                    file=sys.stderr,
+                )
             result = job.to_dict()
-            text = f"submitted: job {job.id} ({job.commit[:7]})\nnext: {runner.CLI} wait {job.id}"
+            if moved and args.json:
+                print(f"note: git: {moved}", file=sys.stderr)
+            where = f"its own worktree, {job.worktree}" if job.worktree else "the checkout"
+            word = "held (the next `wait` starts it)" if job.state == "held" else "submitted"
+            text = f"{word}: job {job.id} ({job.commit[:7]}, runs in {where})"
+            text += f"\ngit: {moved}" if moved else ""
+            text += f"\nnext: {runner.CLI} wait" + ("" if job.state == "held" else f" {job.id}")
         elif args.command == "wait":
             result, text, code = _waited(cfg, args.job or None, any_of=args.any, single=False)
         elif args.command == "cancel":
@@ -327,7 +362,7 @@ def main(argv=None) -> int:
                 else f"error: {job.error or 'still stopping'}"
             )
         elif args.command == "record":
-            result = runner.record(cfg, args.status, args.description)
+            result = runner.record(cfg, args.status, args.description, job_id=args.job)
             text = runner.format_record(result)
         elif args.command == "status":
             result = status.status_dict(cfg)

@@ -777,3 +777,38 @@ def test_the_supervised_run_is_attested_inside_the_sandbox(claude_cli, tmp_path,
     last = json.loads((repo / ".autoresearch" / "state.json").read_text())["last_run"]
     assert last["attested"] and last["attestation"]["probe"]["ok"], last
     assert len((repo / "run.log").read_text().splitlines()) <= 1 + 50 + 20  # bounded, full log kept aside
+
+
+def test_a_wave_of_two_runs_side_by_side_inside_the_sandbox(claude_cli, tmp_path, embedded_cache):
+    """The skill's sandboxed wave with `workers = 2`: hold a candidate and the best, then one `wait` starts
+        both, each in its own tree of its commit, inside Claude Code's Bash sandbox (where `.git/worktrees` is
+    read-only, so no linked git worktree could be made); both verdicts are attested."""
+    repo = make_repo_copy(tmp_path)
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("workers = 1 ", "workers = 2 ", 1))
+    git(repo, "commit", "-qam", "two workers")
+    install_recorder(repo, recorder_log(repo))
+    setup_active_run(repo, embedded_cache)
+    best = git(repo, "rev-parse", "HEAD").strip()
+    cli = "uv run scripts/experiment.py"
+    calls = [
+        tool("Bash", command=f'echo "# a wave idea" >> train.py && git add train.py && git commit -qm "exp: '
+             f'wave idea" && {cli} submit --hold'),
+        tool("Bash", command=f"{cli} submit --hold {best[:7]}"),
+        tool("Bash", command=f"{cli} wait", timeout=BASH_TIMEOUT_MS),
+    ]  # fmt: skip
+    script = Script([[calls[0]], [calls[1]], [calls[2]], "The wave is done."])
+    env = {"AUTORESEARCH_TIME_BUDGET": TRAIN_BUDGET_SECONDS, "AUTORESEARCH_CACHE": str(embedded_cache)}
+    run = run_claude(claude_cli, repo, script, mode="bypassPermissions", extra_env=env)
+    assert run.returncode == 0, run.describe()
+    assert "back at the best" in run.result_text(calls[0]), run.result_text(calls[0])
+    waited = run.result_text(calls[2])
+    assert waited.count(": done") == 2 and waited.count("run: ok") == 2, waited[-3000:]
+    records = [json.loads(p.read_text()) for p in (repo / ".autoresearch" / "jobs").glob("*.json")]
+    assert len(records) == 2 and {r["slot"] for r in records} == {0, 1}, records
+    assert all(r["run"]["attested"] for r in records), [r["run"].get("reason") for r in records]
+    idea = next(r["commit"] for r in records if r["commit"] != best)
+    assert {r["commit"] for r in records} == {best, idea}
+    assert git(repo, "rev-parse", f"refs/autoresearch/e2e/{idea}", f"{idea}~1").split() == [idea, best]
+    assert git(repo, "rev-parse", "HEAD").strip() == best
+    assert not list((repo / ".autoresearch" / "worktrees").iterdir()), "every job's tree is gone"

@@ -125,14 +125,17 @@ class Night:
         return self.commit(message, "train.py")
 
 
-def make_night(tmp_path: Path, timeout=20, grace=1, repeats=1, train=None) -> Night:
+def make_night(tmp_path: Path, timeout=20, grace=1, repeats=1, train=None, workers=1) -> Night:
     root = tmp_path / "night"
     root.mkdir()
     night = Night(root)
     git(root, "init", "-q", "-b", "master")
     git(root, "config", "user.name", "t")
     git(root, "config", "user.email", "t@t")
-    night.write("pyproject.toml", PYPROJECT.format(timeout=timeout, grace=grace, repeats=repeats))
+    text = PYPROJECT.format(timeout=timeout, grace=grace, repeats=repeats)
+    if workers != 1:
+        text += f"\n[tool.autoresearch.jobs]\nworkers = {json.dumps(workers)}\n"
+    night.write("pyproject.toml", text)
     night.write("prepare.py", PREPARE)
     night.write("train.py", train or TRAIN_OK.format(lib=str(REPO_ROOT / ".claude" / "lib")))
     night.write(".gitignore", ".claude/context/memory/*.md\n__pycache__/\n")

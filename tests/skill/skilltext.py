@@ -127,6 +127,10 @@ def skill_commands() -> dict[str, str]:
         "commit": find_command(cmds, "git add train.py && git commit -m "),
         "grep": find_command(cmds, 'grep "^val_bpb:'),
         "memory_add": find_command(cmds, "uv run .claude/lib/memory/memory_search.py add --kind learning"),
+        "hold": next(c for c in cmds if c.startswith("git add train.py") and c.endswith("submit --hold")),
+        "hold_rev": find_command(cmds, "uv run scripts/experiment.py submit --hold "),
+        "wait": find_command(cmds, "uv run scripts/experiment.py wait"),
+        "record_job": find_command(cmds, "uv run scripts/experiment.py record --job "),
     }
 
 

@@ -15,8 +15,22 @@ RUNTIME_PATHS = re.compile(
     r"\.claude/settings\*\.json|\.claude/settings\.local\.json|SKILL\.md|references/.*|[\w-]+\.md)$"
 )
 REPO_FILE = re.compile(r"^\.?[\w.-]+(/[\w.*-]+)*(\.(py|md|toml|lock|json)|/)$")
+
+
+def _experiment_subcommands() -> set[str]:
+    """The CLI's own subcommands, read from its parser (one home: a new one needs no edit here)."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("experiment_cli", REPO_ROOT / "scripts" / "experiment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    actions = [a for a in module.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name for name in actions[0].choices if not name.startswith("_")}
+
+
 SUBCOMMANDS = {
-    "scripts/experiment.py": {"setup", "run", "record", "status", "plot"},
+    "scripts/experiment.py": _experiment_subcommands(),
     ".claude/lib/memory/memory_search.py": {"search", "add", "list", "show", "digest", "stats", "reindex"},
 }
 NO_HELP = {"train.py"}  # `uv run train.py --help` would start a training run
@@ -101,7 +115,8 @@ def test_named_repo_files_exist():
 def test_record_statuses_match_the_ledger():
     from autoresearch import ledger
 
-    statuses = {a[4] for _, a in INVOCATIONS if a[2:4] == ["scripts/experiment.py", "record"] and len(a) > 4}
+    records = [a[4:] for _, a in INVOCATIONS if a[2:4] == ["scripts/experiment.py", "record"] and len(a) > 4]
+    statuses = {r[2] if r[0] == "--job" else r[0] for r in records if len(r) > (2 if r[0] == "--job" else 0)}
     named = set()
     for status in statuses:
         named |= set(status.split("|")) - {"..."}  # `record ...` in prose

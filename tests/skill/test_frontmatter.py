@@ -76,7 +76,7 @@ def test_body_is_short_enough_to_reread(parts):
 def test_references_are_one_level_deep_and_linked():
     text = SKILL_MD.read_text(encoding="utf-8")
     names = {path.name for path in REFERENCES}
-    assert names == {"results-schema.md", "ideas.md", "noise-rule.md", "resuming.md"}
+    assert names == {"results-schema.md", "ideas.md", "noise-rule.md", "resuming.md", "waves.md"}
     for name in names:
         assert f"references/{name}" in text or f"`{name}`" in text, f"SKILL.md never points to {name}"
     assert not [p for p in (SKILL_DIR / "references").rglob("*") if p.is_dir()], "references must stay flat"
@@ -114,10 +114,10 @@ def test_no_node_and_no_foreign_skills():
 def test_config_keys_named_exist():
     """Every [tool.autoresearch] key the skill text names is a real config key."""
     known = {f for f in config.Config.FIELDS} | set(config.NoiseConfig.FIELDS)
-    known |= set(config.StopConfig.FIELDS)
+    known |= set(config.StopConfig.FIELDS) | set(config.JobsConfig.FIELDS)
     for name, text in all_skill_texts().items():
-        for key in ("baseline_repeats", "min_delta", "sigma_multiplier", "fallback_sigma", "max_experiments"):
+        for key in (*config.NoiseConfig.FIELDS, "max_experiments", "workers"):
             if key in text:
                 assert key in known, f"{name} names unknown config key {key}"
         for table in re.findall(r"\[tool\.autoresearch(?:\.(\w+))?\]", text):
-            assert table in ("", "noise", "stop"), f"{name} names an unknown config table {table!r}"
+            assert table in ("", "noise", "stop", "jobs"), f"{name} names an unknown config table {table!r}"

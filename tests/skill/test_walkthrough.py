@@ -13,6 +13,7 @@ committed before set-up like any harness. The override is still used on the disc
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -286,3 +287,59 @@ def test_protocol_walkthrough(project: Walk):
     # The night's data is all untracked AND ignored: nothing for `git add` to sweep in.
     assert _git(walk.root, "status", "--porcelain") == ""
     print("\n".join(f"{seconds:6.1f}s rc={rc} {command}" for command, rc, seconds in walk.history))
+
+
+def test_a_wave_of_two_walkthrough(project: Walk):
+    """SKILL.md's wave, literally, with `workers = 2`: a candidate and the control run side by side."""
+    walk, cmds = project, skill_commands()
+    pyproject = walk.root / "pyproject.toml"
+    text, count = re.subn(r"^workers = 1\b", "workers = 2", pyproject.read_text(), flags=re.M)
+    assert count == 1, "pyproject.toml lost its [tool.autoresearch.jobs] workers key"
+    pyproject.write_text(text)
+    _git(walk.root, "commit", "-q", "-am", "two workers")
+    walk.cfg = config.load(walk.root)
+    train = walk.root / "train.py"
+
+    walk.bash(cmds["sync"], timeout_ms=RUN_TIMEOUT_MS)
+    walk.bash(cmds["setup"], timeout_ms=RUN_TIMEOUT_MS)
+    best = walk.head()
+    for _ in range(walk.cfg.noise.baseline_repeats):
+        walk.bash(cmds["run"], timeout_ms=RUN_TIMEOUT_MS)
+    walk.bash(cmds["record_keep"])
+    assert [r.status for r in walk.rows()] == ["keep"]
+
+    # the wave: one candidate off the best, and the best itself as the control
+    best_text = train.read_text()
+    line, name = _number_line(best_text)
+    walk.edit_train(line, f"{name} = {float(line.split('=', 1)[1].split('#')[0]) * 0.9!r}  # wave: -10%")
+    held = walk.bash(replace_last_quoted(cmds["hold"], f"exp: {name} x0.9"))
+    candidate = re.search(r"job (\S+) \(([0-9a-f]{7})", held.stdout)
+    assert candidate and "back at the best" in held.stdout, held.stdout
+    assert walk.head() == best and train.read_text() == best_text, "the checkout returns to the best"
+    control = walk.bash(cmds["hold_rev"].replace("BEST", best[:7]))
+    control_job = re.search(r"job (\S+) \(", control.stdout).group(1)
+    status = walk.bash(cmds["status"]).stdout
+    assert status.count("\nheld: ") == 2 and "`uv run scripts/experiment.py wait` starts them" in status
+
+    waited = walk.bash(cmds["wait"], expect_rc=None, timeout_ms=RUN_TIMEOUT_MS)
+    assert waited.stdout.count(": done") == 2, waited.stdout + waited.stderr
+    jobs_dir = walk.root / ".autoresearch" / "jobs"
+    records = {job_id: json.loads((jobs_dir / f"{job_id}.json").read_text()) for job_id in
+               (candidate.group(1), control_job)}  # fmt: skip
+    assert {r["slot"] for r in records.values()} == {0, 1}, "the two jobs ran side by side"
+    assert records[control_job]["run"]["attested"], "the control's value is the runner's own score"
+    assert records[candidate.group(1)]["run"]["commit"].startswith(candidate.group(2))
+
+    record = cmds["record_job"].replace("JOB", control_job).replace(" discard ", " keep ")
+    walk.bash(replace_last_quoted(record, "best, remeasured"))
+    record = cmds["record_job"].replace("JOB", candidate.group(1))
+    walk.bash(replace_last_quoted(record, f"{name} x0.9"))
+    rows = walk.rows()
+    assert [(r.commit, r.status) for r in rows] == [
+        (best[:7], "keep"), (best[:7], "keep"), (candidate.group(2), "discard"),
+    ]  # fmt: skip
+    assert walk.head() == best and _git(walk.root, "status", "--porcelain") == ""
+    assert not list((walk.root / ".autoresearch" / "worktrees").iterdir()), "every job's tree is gone"
+    final = json.loads(walk.bash(cmds["status"] + " --json").stdout)
+    assert final["best"]["commit"] == best[:7] and final["best"]["n"] >= 3  # two baseline runs + the control
+    assert not final["jobs"] and not final["held_jobs"] and not final["unrecorded_jobs"]

@@ -78,6 +78,14 @@ class StopConfig(_Frozen):
     target_metric: float = 0.0
 
 
+class JobsConfig(_Frozen):
+    FIELDS = ("workers",)
+    workers: int = 1  # or "auto" in pyproject.toml: one per visible GPU (jobs.worker_count resolves it)
+
+
+WORKERS_AUTO = "auto"
+
+
 class Config(_Frozen):
     FIELDS = (
         "root",
@@ -98,6 +106,7 @@ class Config(_Frozen):
         "attest",
         "noise",
         "stop",
+        "jobs",
     )
     root: Path
     editable_files: tuple[str, ...] = ("train.py",)
@@ -126,6 +135,7 @@ class Config(_Frozen):
     attest: bool = True  # the runner scores every run itself; only a human turns this off (tests of fakes)
     noise: NoiseConfig = NoiseConfig()
     stop: StopConfig = StopConfig()
+    jobs: JobsConfig = JobsConfig()
 
     def __init__(self, root, **values):
         super().__init__(root=Path(root), **values)
@@ -155,6 +165,11 @@ class Config(_Frozen):
     def jobs_dir(self) -> Path:
         """One record per job (`<id>.json`), its cancel request and the supervisor's log."""
         return self.state_path / "jobs"
+
+    @property
+    def worktree_dir(self) -> Path:
+        """A job that runs beside others gets its own git worktree here, at its commit, for its life."""
+        return self.state_path / "worktrees"
 
     @property
     def record_intent_path(self) -> Path:
@@ -208,9 +223,9 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
-def _coerce(name: str, value, default):
+def _coerce(name: str, value, default, prefix: str = ""):
     """Check one value against its default's type; the error names the key and the expected type."""
-    key = f"[tool.autoresearch] {name}"
+    key = f"[tool.autoresearch{prefix}] {name}"
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
@@ -233,14 +248,14 @@ def _build(cls, table: dict, prefix: str, **extra):
     settable = [name for name in cls.FIELDS if name not in extra]
     kwargs = dict(extra)
     for name, value in table.items():
-        if name in ("noise", "stop") and cls is Config:
+        if name in ("noise", "stop", "jobs") and cls is Config:
             continue
         if name not in settable:
             raise ConfigError(
                 f"[tool.autoresearch{prefix}] has an unknown key {name!r}; "
                 f"known keys: {', '.join(sorted(settable))}"
             )
-        kwargs[name] = _coerce(name, value, getattr(cls, name))
+        kwargs[name] = _coerce(name, value, getattr(cls, name), prefix)
     return cls(**kwargs)
 
 
@@ -248,7 +263,16 @@ def from_table(root: Path, table: dict) -> Config:
     """Build a Config from an already-parsed `[tool.autoresearch]` table (tests use this directly)."""
     noise = _build(NoiseConfig, table.get("noise", {}), ".noise")
     stop = _build(StopConfig, table.get("stop", {}), ".stop")
-    cfg = _build(Config, table, "", root=root, noise=noise, stop=stop)
+    jobs_table = dict(table.get("jobs", {}))
+    auto = jobs_table.get("workers") == WORKERS_AUTO
+    if auto:
+        jobs_table.pop("workers")
+    jobs = _build(JobsConfig, jobs_table, ".jobs")
+    if auto:
+        jobs = JobsConfig(workers=WORKERS_AUTO)
+    elif jobs.workers < 1:
+        raise ConfigError('[tool.autoresearch.jobs] workers must be 1 or more, or "auto" (one per GPU)')
+    cfg = _build(Config, table, "", root=root, noise=noise, stop=stop, jobs=jobs)
     unknown_rules = [r for r in cfg.disabled_rules if r not in RULE_IDS]
     if unknown_rules:
         raise ConfigError(

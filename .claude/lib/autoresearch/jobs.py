@@ -9,6 +9,12 @@ heartbeat in the record, never a pid; cancelling is a file the supervisor polls,
 Inside the sandbox a job lives as long as the Bash call that started it (the call's pid namespace ends with
 it); `run` waits in that same call, so the agent's one-call experience is unchanged.
 
+With `[tool.autoresearch.jobs] workers = N` above 1, or a job of a commit that is not HEAD, the job runs in
+its own tree of its commit (`.autoresearch/worktrees/<id>`, exported from git) once it holds one of N
+slot locks, pinned to one GPU or to an equal share of the CPU cores. The checkout, the ledger and the
+state stay the CLI's: such a job writes only its own record, and `record --job` turns it into a row under
+the lock.
+
 The record, `.autoresearch/jobs/<id>.json`, has one writer (its supervisor, after `submit` created it) and
 one shape: `Job` below, which `--json` prints.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +32,8 @@ from pathlib import Path
 
 from . import fsutil, gitutil, procs, state
 
-JOB_STATES = ("queued", "running", "done")
+JOB_STATES = ("held", "queued", "running", "done")  # held: submitted with --hold; `wait` starts it
+SLOT_POLL_SECONDS = 0.05  # a queued job takes a freed slot this soon: the slots stay busy
 HEARTBEAT_SECONDS = 2.0  # the supervisor touches its record this often (the runner's descendant scan)
 WAIT_SECONDS = 585.0  # `wait` returns before the Bash tool's 600 s cut-off, finished or not
 START_SECONDS = 20.0  # a supervisor that has not picked its job up by then never started
@@ -50,11 +58,19 @@ class Job:
     log: str = ""  # the supervisor's own output (train.py's goes to run.log and .autoresearch/logs)
     verdict: dict | None = None  # the run's verdict (runner.run's dict) once done
     error: str | None = None  # one line when the job could not run at all
+    worktree: str | None = None  # repo-relative; None: the job ran in the checkout itself (one worker)
+    slot: int | None = None  # which of the N worker slots it held
+    device: str | None = None  # what it was pinned to: "cuda:1", or "cpu 0-7"
+    base_commit: str | None = None  # the best when it was submitted: what `record --job` compares against
+    run: dict | None = None  # a worktree job's finished run, as `record --job` reads it
+    recorded: bool = False
+    slot_held: list[float] | None = None  # epoch seconds [taken, freed]: how busy the scheduler kept it
+    pgid: int | None = None  # train.py's process group, in the supervisor's namespace: a dead one's cleanup
 
     def alive(self, now: float | None = None) -> bool:
         """Running with a fresh heartbeat, or queued and still within its start window."""
         now = time.time() if now is None else now
-        if self.state == "done":
+        if self.state in ("done", "held"):
             return False
         window = START_SECONDS if self.state == "queued" else state.STALE_SECONDS
         if now - self.heartbeat >= window:
@@ -111,27 +127,160 @@ def in_flight(cfg) -> list[Job]:
     return [j for j in all_jobs(cfg) if j.alive()]
 
 
+def unrecorded(cfg, every: list[Job] | None = None) -> list[Job]:
+    """Worktree jobs whose finished run no `record --job` has taken yet, oldest first.
+
+    A run remeasured by a later job of the same commit is left out: that job carries its value."""
+    waiting = [j for j in (every or all_jobs(cfg)) if j.state == "done" and j.run and not j.recorded]
+    merged = {m for j in waiting for m in (j.run.get("merges") or [])}
+    return [j for j in waiting if j.id not in merged]
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids a job may be pinned to, without importing torch (the hooks import this module)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def worker_count(cfg) -> int:
+    workers = cfg.jobs.workers
+    if workers == "auto":
+        return max(1, len(visible_gpus()))
+    return int(workers)
+
+
+def _pin(slot: int, workers: int) -> tuple[str, dict]:
+    """The device of `slot`: one GPU each while there are GPUs, else an equal share of the CPU cores.
+
+    The cores are set as this process's affinity, so train.py and the scorer inherit them (train.py sizes
+    its threads from its affinity)."""
+    gpus = visible_gpus()
+    if gpus:
+        gpu = gpus[slot % len(gpus)]
+        return f"cuda:{gpu}", {"CUDA_VISIBLE_DEVICES": gpu}
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cores:
+        return "cpu", {}
+    share = max(1, len(cores) // workers)
+    mine = cores[(slot * share) % len(cores) :][:share]
+    os.sched_setaffinity(0, mine)
+    env = {"OMP_NUM_THREADS": str(len(mine)), "MKL_NUM_THREADS": str(len(mine))}
+    return f"cpu {mine[0]}-{mine[-1]}", env
+
+
+def _take_slot(cfg, job: Job, workers: int):
+    """Block (heartbeating, honouring a cancel) until one of the `workers` slot locks is ours."""
+    import fcntl
+
+    jobs_dir(cfg).mkdir(parents=True, exist_ok=True)
+    next_beat = 0.0
+    while True:
+        for slot in range(workers):
+            fd = os.open(jobs_dir(cfg) / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return slot, fd  # held until this process exits: a dead supervisor frees its slot
+            except BlockingIOError:
+                os.close(fd)
+        if cancel_path(cfg, job.id).exists():
+            return None, None
+        if time.monotonic() >= next_beat:
+            job.heartbeat = time.time()
+            save(cfg, job)
+            next_beat = time.monotonic() + HEARTBEAT_SECONDS
+        time.sleep(SLOT_POLL_SECONDS)
+
+
+def runs_in_worktree(cfg, commit: str) -> bool:
+    return worker_count(cfg) > 1 or commit != gitutil.try_rev_parse(cfg.root, "HEAD")
+
+
+def _add_worktree(cfg, job: Job) -> Path:
+    """The job's own tree: the commit's files exported from git into a fresh folder.
+
+    Not `git worktree add`: Claude Code's sandbox mounts .git/worktrees read-only (it could carry hooks), so
+    a linked worktree cannot be made inside it. An export needs only reads of the object store."""
+    path = cfg.worktree_dir / job.id
+    path.mkdir(parents=True)
+    archive = subprocess.Popen(
+        ["git", "archive", "--format=tar", job.commit], cwd=cfg.root, stdout=subprocess.PIPE
+    )
+    untar = subprocess.run(["tar", "-x", "-C", str(path)], stdin=archive.stdout, capture_output=True)
+    archive.stdout.close()
+    if archive.wait() != 0 or untar.returncode != 0:
+        shutil.rmtree(path, ignore_errors=True)
+        why = untar.stderr.decode("utf-8", "replace").strip() or f"git archive exited {archive.returncode}"
+        raise JobError(f"could not export {job.commit[:7]} into {path}: {why}")
+    return path
+
+
+def _remove_worktree(cfg, path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _new_id(commit: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     return f"{stamp}-{commit[:7]}-{os.urandom(2).hex()}"
 
 
-def submit(cfg, rev: str = "HEAD", python: str | None = None) -> Job:
-    """Create the job and start its supervisor detached; returns at once."""
+# Supervisors this process started: `wait` reaps them, so a `run` returns only once its supervisor is gone.
+_STARTED: dict[str, subprocess.Popen] = {}
+SUPERVISOR_EXIT_SECONDS = 5.0
+
+
+def _reap_started(job_id: str) -> None:
+    proc = _STARTED.pop(job_id, None)
+    if proc is not None:
+        try:
+            proc.wait(timeout=SUPERVISOR_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass  # it wrote its verdict; a slow interpreter exit must not hold the CLI
+
+
+def submit(cfg, rev: str = "HEAD", python: str | None = None, hold: bool = False) -> Job:
+    """Create the job and start its supervisor detached; returns at once.
+
+    `hold` starts nothing: the next `wait` starts every held job and waits for them in the same call,
+    which is how a wave runs inside Claude Code's sandbox (a job dies with the Bash call that started it)."""
     commit = gitutil.try_rev_parse(cfg.root, rev)
     if commit is None:
         raise JobError(f"cannot resolve {rev!r} to a commit: give a commit, a branch or HEAD")
-    head = gitutil.try_rev_parse(cfg.root, "HEAD")
-    if commit != head:  # one worktree until workers exist: the job measures what is checked out
-        raise JobError(f"{rev} is not HEAD ({str(head)[:7]}): check it out first, then submit")
+    worktree = hold or runs_in_worktree(cfg, commit)
+    reap_dead(cfg)
     busy = in_flight(cfg)
-    if busy:
-        raise JobError(f"job {busy[0].id} is in flight: `wait {busy[0].id}`, or `cancel {busy[0].id}`")
+    in_checkout = [j for j in busy if not j.worktree]
+    if in_checkout or (busy and not worktree):  # a run in the checkout needs HEAD to hold still
+        j = (in_checkout or busy)[0]
+        raise JobError(f"job {j.id} is in flight: `wait {j.id}`, or `cancel {j.id}`")
+    st = state.load(cfg) or {}
     job = Job(id=_new_id(commit), commit=commit, submitted_at=state.now_iso(), heartbeat=time.time())
+    job.base_commit = st.get("incumbent_commit") or st.get("baseline_commit")
     job.log = str((jobs_dir(cfg) / f"{job.id}.log").relative_to(cfg.root))
+    if worktree:
+        job.worktree = str((cfg.worktree_dir / job.id).relative_to(cfg.root))
+        # the commit stays reachable when the checkout moves on (and the report shows its diff)
+        gitutil.git(cfg.root, "update-ref", gitutil.night_ref(st.get("tag") or "night", commit), commit)
+    if hold:
+        job.state = "held"
+        save(cfg, job)
+        return job
     save(cfg, job)
+    return start(cfg, job, python)
+
+
+def start(cfg, job: Job, python: str | None = None) -> Job:
+    """Start the job's supervisor: detached, its own session, its output in the job's log."""
+    if job.state == "held":
+        job.state, job.heartbeat = "queued", time.time()
+        save(cfg, job)
     with open(cfg.root / job.log, "wb") as out:
-        subprocess.Popen(
+        _STARTED[job.id] = subprocess.Popen(
             [python or sys.executable, str(CLI_SCRIPT), "_supervise", job.id],
             cwd=cfg.root,
             stdin=subprocess.DEVNULL,
@@ -143,30 +292,93 @@ def submit(cfg, rev: str = "HEAD", python: str | None = None) -> Job:
     return job
 
 
+def reap_dead(cfg) -> list[str]:
+    """Worktree jobs whose supervisor died (SIGKILL, a lost machine): end what they left, mark them done.
+
+    A job in the checkout is the runner's to clean up (its in-flight entry in the state)."""
+    from . import runner
+
+    cleaned = []
+    for job in all_jobs(cfg):
+        if job.state in ("done", "held") or job.alive() or not job.worktree:
+            continue
+        how = "its processes ended with the pid namespace that ran them"
+        if job.pgid and job.supervisor_ns == procs.namespace_id():
+            how = runner.kill_group(job.pgid, cfg.kill_grace_seconds)
+        job.state, job.finished_at = "done", state.now_iso()
+        job.error = f"its supervisor stopped before a verdict ({how}): submit {job.commit[:7]} again"
+        save(cfg, job)
+        path = cfg.root / job.worktree
+        if path.exists():
+            _remove_worktree(cfg, path)
+        cleaned.append(job.id)
+    return cleaned
+
+
+def back_to_best(cfg, job: Job) -> str | None:
+    """After a wave submit of HEAD: return the checkout to the best, so the next idea starts from it.
+
+    Only a clean fast-forward case is moved (HEAD a descendant of the best); the commit itself stays
+    reachable under refs/autoresearch/. Returns what was done, in words, or None."""
+    best = job.base_commit
+    head = gitutil.try_rev_parse(cfg.root, "HEAD")
+    if not job.worktree or not best or head != job.commit or head == best:
+        return None
+    if not gitutil.is_ancestor(cfg.root, best, head) or gitutil.dirty_tracked_files(cfg.root):
+        return None
+    gitutil.reset_hard(cfg.root, best)
+    return f"HEAD is back at the best {best[:7]}: commit the next idea off it and submit it"
+
+
 def supervise(cfg, job_id: str) -> Job:
     """The supervisor's body: run the job under runner.run, heartbeat, honour a cancel, write the verdict."""
     from . import runner
 
     job = load(cfg, job_id)
-    job.state, job.started_at, job.supervisor_pid = "running", state.now_iso(), os.getpid()
-    job.supervisor_ns = procs.namespace_id()
-    job.heartbeat = time.time()
-    save(cfg, job)
-
-    def tick() -> str | None:
-        job.heartbeat = time.time()
+    job.supervisor_pid, job.supervisor_ns = os.getpid(), procs.namespace_id()
+    workers = worker_count(cfg)
+    slot, _slot_fd = _take_slot(cfg, job, workers)
+    path = None
+    if slot is None:
+        job.error = "cancelled before it started"
+    else:
+        job.slot, job.slot_held = slot, [time.time(), time.time()]
+        job.device, env = _pin(slot, workers)
+        job.state, job.started_at, job.heartbeat = "running", state.now_iso(), time.time()
         save(cfg, job)
-        return "cancel" if cancel_path(cfg, job_id).exists() else None
 
-    try:
-        job.verdict = runner.run(cfg, tick=tick, job_id=job_id)
-    except runner.RunnerError as exc:
-        job.error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - the record must say why, in one line
-        job.error = f"the supervisor failed unexpectedly ({exc}); its log: {job.log}"
-    job.state, job.finished_at, job.heartbeat = "done", state.now_iso(), time.time()
-    save(cfg, job)
+        def tick() -> str | None:
+            job.heartbeat = time.time()
+            save(cfg, job)
+            return "cancel" if cancel_path(cfg, job_id).exists() else None
+
+        try:
+            if job.worktree:
+                path = _add_worktree(cfg, job)
+
+            def on_flight(flight: dict) -> None:
+                job.pgid = flight["pgid"]
+                save(cfg, job)
+
+            result = runner.run(
+                cfg, tick=tick, job_id=job_id, workdir=path, env=env, on_flight=on_flight, commit=job.commit
+            )
+            if job.worktree:
+                job.verdict, job.run = result
+            else:
+                job.verdict = result
+        except (runner.RunnerError, JobError) as exc:
+            job.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the record must say why, in one line
+            job.error = f"the supervisor failed unexpectedly ({exc}); its log: {job.log}"
+        finally:
+            if path is not None:
+                _remove_worktree(cfg, path)
     cancel_path(cfg, job_id).unlink(missing_ok=True)
+    if job.slot_held:
+        job.slot_held[1] = time.time()  # the slot is free once this process exits, a moment later
+    job.state, job.finished_at, job.heartbeat = "done", state.now_iso(), time.time()
+    save(cfg, job)  # the last act: a waiter that sees "done" finds nothing else left to do
     return job
 
 
@@ -177,9 +389,13 @@ def wait(
 
     Returns (finished jobs, jobs still going); a job whose supervisor stopped its heartbeat counts as
     finished, with an error that says so."""
-    jobs = [load(cfg, i) for i in job_ids] if job_ids else all_jobs(cfg)[-1:]
+    jobs = [load(cfg, i) for i in job_ids] if job_ids else _default_waited(cfg)
     if not jobs:
         raise JobError("no job yet: start one with `run` or `submit`")
+    held = [j.id for j in jobs if j.state == "held"]
+    jobs = [start(cfg, j) if j.state == "held" else j for j in jobs]
+    if held:
+        any_of = False  # jobs this call starts may die with it (the sandbox): see every one of them through
     deadline = time.monotonic() + limit
     while True:
         done, going = [], []
@@ -192,6 +408,8 @@ def wait(
                 )
                 j.state = "done"
             (done if j.state == "done" else going).append(j)
+        for j in done:
+            _reap_started(j.id)
         if not going or (any_of and done) or time.monotonic() >= deadline:
             return done, going
         if on_poll:
@@ -199,10 +417,22 @@ def wait(
         time.sleep(0.2)
 
 
+def _default_waited(cfg) -> list[Job]:
+    """No ids: every job in flight and every finished one not recorded yet; else the latest job."""
+    everything = all_jobs(cfg)
+    waiting = unrecorded(cfg, everything)
+    open_jobs = [j for j in everything if j.alive() or j.state == "held" or j in waiting]
+    return open_jobs or everything[-1:]
+
+
 def cancel(cfg, job_id: str) -> Job:
     job = load(cfg, job_id)
     if job.state == "done":
         raise JobError(f"job {job_id} already finished: nothing to cancel")
+    if job.state == "held":
+        job.state, job.finished_at, job.error = "done", state.now_iso(), "cancelled before it started"
+        save(cfg, job)
+        return job
     cancel_path(cfg, job_id).write_text("cancel\n")
     done, _ = wait(cfg, [job_id], limit=cfg.kill_grace_seconds + 30)
     return done[0] if done else load(cfg, job_id)

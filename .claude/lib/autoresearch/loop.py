@@ -148,7 +148,8 @@ def pending_work(info: dict) -> bool:
     """A live in-flight run, or a finished run not yet recorded: work that would be lost by stopping now."""
     flight = info.get("in_flight") or {}
     last = info.get("last_run") or {}
-    return bool(flight.get("alive")) or bool(last and not last.get("recorded"))
+    jobs_open = bool(info.get("jobs") or info.get("held_jobs") or info.get("unrecorded_jobs"))
+    return jobs_open or bool(flight.get("alive")) or bool(last and not last.get("recorded"))
 
 
 def next_step(cfg, info: dict) -> str:
@@ -156,6 +157,8 @@ def next_step(cfg, info: dict) -> str:
     step = str(info.get("next") or f"{CLI} status")
     flight = info.get("in_flight")
     last = info.get("last_run") or {}
+    if info.get("unrecorded_jobs") or (info.get("workers") or 1) > 1 and info.get("jobs"):
+        return step  # status names the job to record, the idle workers to fill, or `wait --any`
     if flight and flight.get("alive"):
         return (
             f"{step} (pid {flight.get('pid')}, output in {cfg.log_file}); "

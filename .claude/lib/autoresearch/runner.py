@@ -670,32 +670,49 @@ def _suggestion_text(commit_subject: str) -> str:
     return text[:80] or "<what you changed>"
 
 
+def _rooted(cfg, root: Path):
+    """The same config, read against another checkout (a job's worktree) for its files only."""
+    from .config import Config
+
+    return Config(root, **{f: getattr(cfg, f) for f in Config.FIELDS if f != "root"})
+
+
 def run(
     cfg,
     python: str | None = None,
     install_signal_handlers: bool = True,
     tick=None,
     job_id: str | None = None,
-) -> dict:
+    workdir: Path | None = None,
+    env: dict | None = None,
+    on_flight=None,
+    commit: str | None = None,
+):
     """Run train.py once under supervision, update state, and return the verdict as data.
 
-    `tick()` (the job's supervisor) is called every few seconds; a reason it returns stops the run."""
+    `tick()` (the job's supervisor) is called every few seconds; a reason it returns stops the run.
+    With `workdir` (a job's own tree of `commit`, exported from git) the run touches neither the state nor
+    run.log, since other jobs run beside it: it returns (verdict, run), and the job record keeps the run for
+    `record --job`. Git questions are asked of the checkout's repository (`repo`), files of `root`."""
     python = python or sys.executable
-    root = cfg.root
+    beside = workdir is not None
+    root = Path(workdir) if beside else cfg.root
+    repo = cfg.root
+    files_cfg = _rooted(cfg, root) if beside else cfg
     notes = [n for n in [finish_interrupted_record(cfg)] if n]
     st = _load_state(cfg)
-    stale = _reap_stale_flight(cfg, st)
+    stale = None if beside else _reap_stale_flight(cfg, st)
     if stale:
         notes.append(stale)
         state.save(cfg, st)
-    head = gitutil.try_rev_parse(root, "HEAD")
+    head = gitutil.try_rev_parse(repo, commit or "HEAD")
     if head is None:
         raise RunnerError("cannot read HEAD: is this still the experiment repository?")
-    branch = gitutil.current_branch(root)
-    if branch != st.get("branch"):
+    branch = gitutil.current_branch(repo)
+    if not beside and branch != st.get("branch"):
         notes.append(f"on {branch or 'a detached HEAD'}, not the night's branch {st.get('branch')}")
 
-    previous = st.get("last_run") or {}
+    previous = {} if beside else st.get("last_run") or {}
     if previous and not previous.get("recorded") and previous.get("commit") != head:
         if not previous.get("dropped_at"):  # once: a refused run must not log it twice
             previous["dropped_at"] = state.now_iso()
@@ -705,7 +722,12 @@ def run(
             f"the run of {str(previous.get('commit'))[:7]} was never recorded (kept in runs.jsonl only)"
         )
 
-    problems = check_protected(cfg, st)
+    if beside:  # the tree holds what the commit tracks: a hashed file git never tracked is not expected there
+        listed = gitutil.git(repo, "ls-tree", "-r", "-z", "--name-only", st["baseline_commit"], strip=False)
+        tracked_at = set(listed.split("\0"))
+        hashes = {k: v for k, v in (st.get("protected_hashes") or {}).items() if k in tracked_at}
+        st = dict(st, protected_hashes=hashes)
+    problems = check_protected(files_cfg, st)
     if problems:
         restore = " ".join(
             rel for rel in st.get("protected_hashes", {}) if any(p.startswith(rel) for p in problems)
@@ -725,19 +747,22 @@ def run(
             "next": f"restore the protected files: git checkout {st['baseline_commit'][:7]} -- {restore}; "
             f"then {CLI} run",
         }
+        if beside:
+            return _verdict(cfg, last, notes, tail=[]), last
         st["last_run"] = last
         state.save(cfg, st)
         return _verdict(cfg, last, notes, tail=[])
 
     from .keeper import untracked_names
 
-    tracked = gitutil.git(root, "ls-files", "--", *untracked_names(cfg)).split()
+    tracked = [] if beside else gitutil.git(repo, "ls-files", "--", *untracked_names(cfg)).split()
     if tracked:  # a commit holds the night's data: `git reset` would now take it away
         raise RunnerError(
             f"{', '.join(tracked[:3])} is tracked by git, but the night's data must stay untracked: "
             f"`git rm --cached {' '.join(tracked[:3])}` and commit that, then run again"
         )
-    dirty = [f for f in gitutil.dirty_tracked_files(root) if not f.startswith(cfg.state_dir)]
+    dirty = [] if beside else gitutil.dirty_tracked_files(repo)
+    dirty = [f for f in dirty if not f.startswith(cfg.state_dir)]
     if dirty:
         raise RunnerError(
             f"uncommitted changes in {', '.join(dirty[:5])}: commit the experiment first "
@@ -747,13 +772,21 @@ def run(
         raise RunnerError(f"{cfg.train_script} not found in {root}")
 
     incumbent = st.get("incumbent_commit") or st.get("baseline_commit")
-    if incumbent == head or (incumbent and gitutil.is_ancestor(root, incumbent, head)):
+    if incumbent == head or (incumbent and gitutil.is_ancestor(repo, incumbent, head)):
         base = incumbent
     else:
-        base = gitutil.try_rev_parse(root, "HEAD~1") or head
+        base = gitutil.try_rev_parse(repo, f"{head}~1") or head
         notes.append(f"the best commit {str(incumbent)[:7]} is not an ancestor of HEAD: base is HEAD~1")
 
     replicates, runs = [], []
+    merges: list[str] = []
+    if beside:  # a near-tie remeasure: an unrecorded earlier job of this commit lends its runs
+        from . import jobs
+
+        earlier = [j for j in jobs.unrecorded(cfg) if j.commit == head and j.id != job_id]
+        if earlier and earlier[-1].run.get("outcome") == "ok" and earlier[-1].run.get("comparable"):
+            previous = earlier[-1].run
+            merges = [earlier[-1].id, *(previous.get("merges") or [])]
     if previous and not previous.get("recorded") and previous.get("commit") == head:
         if previous.get("outcome") == "ok" and previous.get("comparable"):
             replicates = list(previous.get("replicates") or [])
@@ -766,7 +799,8 @@ def run(
         except attest.AttestError as exc:
             raise RunnerError(str(exc)) from None
         keep = _artifact_commits(cfg, st) | {head}
-        attest.prune_artifacts(cfg, keep)
+        if not beside:  # other jobs' models are in flight beside this one
+            attest.prune_artifacts(cfg, keep)
         cfg.artifact_dir.mkdir(parents=True, exist_ok=True)
     artifact = cfg.artifact_dir / f"run-{os.getpid()}-{int(time.time())}.pt2"
     attest.remove_artifact(artifact)
@@ -774,14 +808,17 @@ def run(
         attest.train_command(python, cfg.train_script, artifact) if cfg.attest else [python, cfg.train_script]
     )
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     started_at = state.now_iso()
     cfg.full_log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = cfg.full_log_dir / f"{head[:7]}-{started_at.replace(':', '').replace('-', '')}.log"
-    _write_bounded_log(cfg, None, f"# a run of {head[:7]} is in flight; full output: {_rel(cfg, log_path)}")
+    stamp = started_at.replace(":", "").replace("-", "")
+    log_path = cfg.full_log_dir / (f"{head[:7]}-{stamp}.log" if not beside else f"{job_id}.log")
+    if not beside:
+        header = f"# a run of {head[:7]} is in flight; full output: {_rel(cfg, log_path)}"
+        _write_bounded_log(cfg, None, header)
     t0 = time.monotonic()
     interrupted: list[str] = []
-    integrity = attest.IntegrityWatch(cfg, st.get("protected_hashes") or {})
+    integrity = attest.IntegrityWatch(files_cfg, st.get("protected_hashes") or {})
     scorer = None
 
     def on_signal(signum, frame):
@@ -807,7 +844,7 @@ def run(
         pgid = proc.pid
         if harness:  # its imports overlap train.py's own start-up; then it waits (no CPU) for `go`
             scorer = attest.Scorer(*harness, artifact, python)
-        st["in_flight"] = {
+        flight = {
             "pid": proc.pid,
             "pgid": pgid,
             "runner_pid": os.getpid(),
@@ -818,7 +855,11 @@ def run(
             "job": job_id,
             "pid_ns": procs.namespace_id(),
         }
-        state.save(cfg, st)
+        if not beside:
+            st["in_flight"] = flight
+            state.save(cfg, st)
+        if on_flight:
+            on_flight(flight)
         watch = _LogWatch(cfg.tail_lines)
         descendants: dict[int, float] = {}
         next_scan = 0.0
@@ -855,8 +896,9 @@ def run(
 
         full_tail = _read_tail(log_path, SUMMARY_TAIL_BYTES)
         parsed = summary.parse_summary(full_tail)
-        _write_bounded_log(cfg, full_tail, f"# the full output of this run: {_rel(cfg, log_path)}")
-        _prune_full_logs(cfg)
+        if not beside:
+            _write_bounded_log(cfg, full_tail, f"# the full output of this run: {_rel(cfg, log_path)}")
+            _prune_full_logs(cfg)
         outcome, reason = _classify(rc, timed_out, interrupted[0] if interrupted else None, watch, parsed)
         if integrity.first_problem:
             outcome, reason = oc.TAMPERED, f"{integrity.first_problem} (the run was stopped; never keepable)"
@@ -928,18 +970,24 @@ def run(
         "replicates": replicates,
         "runs": runs,
         "summary": parsed,
-        "subject": gitutil.commit_subject(root, head),
+        "subject": gitutil.commit_subject(repo, head),
+        "log": _rel(cfg, log_path),
     }
-    st["in_flight"] = None
-    st["last_run"] = last
-    state.save(cfg, st)
-    _suggest(cfg, st, last)
-    state.save(cfg, st)
+    if beside:
+        last["job"] = job_id
+        last["merges"] = merges if len(replicates) > 1 else []  # recorded with this run, never on their own
+        _suggest(cfg, st, last)
+    else:
+        st["in_flight"] = None
+        st["last_run"] = last
+        state.save(cfg, st)
+        _suggest(cfg, st, last)
+        state.save(cfg, st)
     # the log explains crashes; a mismatch, leak or tampering is explained by the reason line
     tail = list(watch.tail) if outcome not in (oc.OK, oc.MISMATCH, oc.LEAK, oc.TAMPERED) else []
     verdict = _verdict(cfg, last, notes, tail)
     verdict["interrupted"] = bool(interrupted)
-    return verdict
+    return (verdict, last) if beside else verdict
 
 
 def _artifact_commits(cfg, st: dict) -> set[str]:
@@ -1005,16 +1053,19 @@ def _suggest(cfg, st: dict, last: dict) -> None:
     info = status.collect(cfg)
     desc = _suggestion_text(last.get("subject") or "")
     is_baseline = last["commit"] == st.get("baseline_commit")
+    rec = f"{CLI} record --job {last['job']}" if last.get("job") else f"{CLI} record"
     if last["outcome"] == oc.MISMATCH:  # a real model with a wrong printout: its attested value is a discard
         last["suggestion"] = "discard"
-        last["next"] = f'{CLI} record discard "{desc}"'
+        last["next"] = f'{rec} discard "{desc}"'
         return
     if last["outcome"] != "ok":
         last["suggestion"] = "crash"
-        last["next"] = f'{CLI} record crash "{desc}"'
+        last["next"] = f'{rec} crash "{desc}"'
         return
     if is_baseline:
         done, wanted = info["baseline_runs"], int(st.get("baseline_repeats") or 1)
+        if last.get("job"):  # a worktree job's runs are in no state yet
+            done += len(last["replicates"])
         last["baseline_progress"] = f"{done}/{wanted}"
         if done < wanted:
             last["suggestion"] = "rerun"
@@ -1023,7 +1074,7 @@ def _suggest(cfg, st: dict, last: dict) -> None:
         else:
             last["suggestion"] = "keep"
             last["reason"] = f"baseline {done}/{wanted} measured: it sets the bar"
-            last["next"] = f'baseline {done}/{wanted} measured: {CLI} record keep "baseline"'
+            last["next"] = f'baseline {done}/{wanted} measured: {rec} keep "baseline"'
         return
     best = info["best"]
     sigma = info["noise"]["sigma"]
@@ -1042,10 +1093,15 @@ def _suggest(cfg, st: dict, last: dict) -> None:
         best=best,
         noise={k: info["noise"][k] for k in ("sigma", "n", "source")},
     )
-    if decision["suggestion"] == "rerun":
+    if decision["suggestion"] == "rerun" and last.get("job"):
+        last["next"] = (
+            f"near-tie: measure it again: {CLI} submit {last['commit'][:7]}, then record each run "
+            f'({rec} discard "{desc} (near-tie, remeasured)")'
+        )
+    elif decision["suggestion"] == "rerun":
         last["next"] = f"near-tie: run the same commit again (no record in between): {CLI} run"
     else:
-        last["next"] = f'{CLI} record {decision["suggestion"]} "{desc}"'
+        last["next"] = f'{rec} {decision["suggestion"]} "{desc}"'
 
 
 def _verdict(cfg, last: dict, notes: list[str], tail: list[str]) -> dict:
@@ -1144,7 +1200,7 @@ def _record_lock(cfg):
     return fsutil.lock(cfg.state_path / "record.lock", 60)  # one record at a time: no duplicate rows
 
 
-def record(cfg, status_word: str, description: str) -> dict:
+def record(cfg, status_word: str, description: str, job_id: str | None = None) -> dict:
     """Append the last run's row (locked, before any reset) and its sidecar record; reset on discard/crash.
 
     Exactly once: the intent is journaled first; an interrupted record is completed before anything else."""
@@ -1158,7 +1214,7 @@ def record(cfg, status_word: str, description: str) -> dict:
             finished = _finish_intent(cfg)
             if finished and (finished["status"], finished["description"]) == (status_word, description):
                 return finished  # the same record, retried after it was interrupted: now complete
-            return _record_locked(cfg, status_word, description, finished)
+            return _record_locked(cfg, status_word, description, finished, job_id)
     except TimeoutError:
         raise RunnerError("another `record` holds the lock for 60 s: try again") from None
 
@@ -1190,12 +1246,43 @@ def _finish_intent(cfg) -> dict | None:
     return _apply_intent(cfg, intent)
 
 
-def _record_locked(cfg, status_word: str, description: str, finished: dict | None = None) -> dict:
+def _job_run(cfg, job_id: str) -> dict:
+    """The finished run of a worktree job, for `record --job`."""
+    from . import jobs
+
+    try:
+        job = jobs.load(cfg, job_id)
+    except jobs.JobError as exc:
+        raise RunnerError(str(exc)) from None
+    if job.state != "done" and job.alive():
+        raise RunnerError(f"job {job_id} is still running: `{CLI} wait {job_id}`, then record it")
+    if not job.worktree:
+        raise RunnerError(f"job {job_id} ran in the checkout: record it without --job")
+    if not job.run:
+        why = job.error or "it never finished a run"
+        raise RunnerError(f"job {job_id} has no run to record ({why}): submit it again")
+    return job.run
+
+
+def _record_locked(
+    cfg, status_word: str, description: str, finished: dict | None = None, job_id: str | None = None
+) -> dict:
     st = _load_state(cfg)
-    flight = st.get("in_flight")
-    if isinstance(flight, dict) and state.flight_alive(cfg, flight):
-        raise RunnerError("a run is in flight: wait for its verdict (`wait`), then record it")
-    last = st.get("last_run")
+    if job_id:
+        last = _job_run(cfg, job_id)
+    else:
+        flight = st.get("in_flight")
+        if isinstance(flight, dict) and state.flight_alive(cfg, flight):
+            raise RunnerError("a run is in flight: wait for its verdict (`wait`), then record it")
+        last = st.get("last_run")
+        waiting = _unrecorded_jobs(cfg) if not last or last.get("recorded") else []
+        if len(waiting) == 1:  # one worker's `run` + `record`: the one job there is
+            job_id, last = waiting[0], _job_run(cfg, waiting[0])
+        elif waiting:
+            raise RunnerError(
+                f"{len(waiting)} jobs wait to be recorded ({', '.join(waiting)}): name one, "
+                f'`{CLI} record --job {waiting[0]} {status_word} "<description>"`'
+            )
     if not last:
         raise RunnerError(f"nothing to record: no run yet; start one with `{CLI} run`")
     if last.get("recorded") and (last.get("status"), last.get("description")) == (status_word, description):
@@ -1216,6 +1303,8 @@ def _record_locked(cfg, status_word: str, description: str, finished: dict | Non
             raise RunnerError(f"cannot keep a non-comparable run ({why}): record it as discard")
     if status_word == "discard" and outcome not in (oc.OK, oc.MISMATCH):
         raise RunnerError(f"the run ended {outcome} with no trustworthy metric: record it as crash")
+    if job_id and status_word == "keep":
+        _check_job_keep(cfg, st, last)
 
     commit = last["commit"]
     wanted = ledger.recorded_row(
@@ -1230,6 +1319,9 @@ def _record_locked(cfg, status_word: str, description: str, finished: dict | Non
     noise_now = {k: info["noise"][k] for k in ("sigma", "n", "source")}
     intent = {
         "id": f"{commit[:12]}-{os.urandom(4).hex()}",  # one per attempt: the journal replays it
+        "job": job_id,
+        "merges": list(last.get("merges") or []) if job_id else [],
+        "best_before": st.get("incumbent_commit") or st.get("baseline_commit"),
         "commit": commit,
         "base_commit": last.get("base_commit") or commit,
         "status": status_word,
@@ -1239,6 +1331,7 @@ def _record_locked(cfg, status_word: str, description: str, finished: dict | Non
         "noise": noise_now,
         "sidecar": {
             "tag": st.get("tag"),
+            "job": job_id,
             "commit": commit,
             "base_commit": last.get("base_commit"),
             "status": status_word,
@@ -1269,6 +1362,57 @@ def _record_locked(cfg, status_word: str, description: str, finished: dict | Non
     fsutil.atomic_write(cfg.record_intent_path, json.dumps(intent, default=str).encode("utf-8"))
     _fault_point("intent")
     return _apply_intent(cfg, intent)
+
+
+def _unrecorded_jobs(cfg) -> list[str]:
+    from . import jobs
+
+    return [j.id for j in jobs.unrecorded(cfg)]
+
+
+def _check_job_keep(cfg, st: dict, last: dict) -> None:
+    """A worktree job's keep moves the checkout to its commit: only from the best it was based on."""
+    root, commit = cfg.root, last["commit"]
+    best = st.get("incumbent_commit") or st.get("baseline_commit")
+    base = last.get("base_commit")
+    if best and best != commit and not gitutil.is_ancestor(root, best, commit):
+        raise RunnerError(
+            f"the best moved to {best[:7]} since {commit[:7]} was submitted (its base {str(base)[:7]}): "
+            f'record it as discard "<idea> (near-miss)", then re-base it: git cherry-pick {commit[:7]}, '
+            "commit and submit"
+        )
+    head = gitutil.try_rev_parse(root, "HEAD")
+    if head not in (best, commit):
+        raise RunnerError(
+            f"HEAD is {str(head)[:7]}, not the best {str(best)[:7]}: the keep moves the checkout to "
+            f"{commit[:7]}; submit or drop that commit first (`{CLI} status` lists the jobs)"
+        )
+    dirty = [f for f in gitutil.dirty_tracked_files(root) if not f.startswith(cfg.state_dir)]
+    if dirty and head != commit:
+        raise RunnerError(
+            f"uncommitted changes in {', '.join(dirty[:3])}: commit them (and submit) or drop them "
+            f"(git checkout -- {' '.join(dirty[:3])}) before keeping {commit[:7]}"
+        )
+
+
+def _mark_jobs_recorded(cfg, intent: dict) -> None:
+    from . import jobs
+
+    for job_id in [intent["job"], *intent.get("merges", [])]:
+        try:
+            job = jobs.load(cfg, job_id)
+        except jobs.JobError:
+            continue
+        if job.run is not None and job.run.get("record_id") != intent["id"]:
+            job.recorded = True
+            job.run.update(
+                recorded=True,
+                status=intent["status"],
+                description=intent["description"],
+                next=None,
+                record_id=intent["id"],
+            )
+            jobs.save(cfg, job)
 
 
 def _already_recorded(cfg, last: dict) -> dict:
@@ -1321,7 +1465,15 @@ def _apply_intent(cfg, intent: dict) -> dict:
 
     st = _load_state(cfg)
     last = st.get("last_run") or {}
-    if last.get("record_id") != rid and last.get("commit") == commit:
+    if intent.get("job"):
+        _mark_jobs_recorded(cfg, intent)
+        if word == "keep":
+            st["incumbent_commit"] = commit
+        elif commit not in _artifact_commits(cfg, st):
+            attest.remove_artifact(attest.artifact_path(cfg, commit))
+        st["noise"] = intent["noise"]
+        state.save(cfg, st)
+    elif last.get("record_id") != rid and last.get("commit") == commit:
         last.update(recorded=True, status=word, description=intent["description"], next=None, record_id=rid)
         if word == "keep":
             st["incumbent_commit"] = commit
@@ -1334,7 +1486,19 @@ def _apply_intent(cfg, intent: dict) -> dict:
     base = intent["base_commit"]
     head = gitutil.head_commit(root) or gitutil.try_rev_parse(root, "HEAD")
     reset = None
-    if word in ("discard", "crash"):
+    if intent.get("job") and word == "keep" and head != commit:
+        if head in (base, intent.get("best_before")):
+            try:
+                gitutil.reset_hard(root, commit)  # a fast-forward: the job's commit descends from HEAD
+            except gitutil.GitError as exc:
+                raise RunnerError(f"row written, but moving to the new best failed: {exc}") from None
+            reset = f"moved the checkout to {commit[:7]}, the new best"
+        else:
+            head7 = str(head)[:7]
+            reset = f"HEAD is {head7}, not {base[:7]}: did nothing (by hand: git reset --hard {commit[:7]})"
+    elif intent.get("job") and head != commit:
+        reset = f"nothing to reset: job {intent['job']} ran in its own worktree; HEAD stays {str(head)[:7]}"
+    elif word in ("discard", "crash"):
         if base == commit:
             reset = "nothing to reset: the run was on the base commit itself"
         elif head == base:

@@ -74,6 +74,13 @@ def collect(cfg) -> dict:
     all_groups = {k: list(v) for k, v in groups.items()}
     if pend_commit and pend_values:
         all_groups.setdefault(pend_commit[:7], []).extend(pend_values)
+    from . import jobs  # lazily: dataclasses costs the hooks that never look at jobs
+
+    every_job = jobs.all_jobs(cfg)
+    waiting = jobs.unrecorded(cfg, every_job)
+    for job in waiting:  # finished beside the checkout, not recorded yet
+        if job.run.get("outcome") == "ok" and job.run.get("comparable"):
+            all_groups.setdefault(job.commit[:7], []).extend(job.run.get("replicates") or [])
 
     baseline7 = (st or {}).get("baseline_commit", "")[:7] or None
     fallback = cfg.noise.fallback_sigma
@@ -155,12 +162,32 @@ def collect(cfg) -> dict:
             for r in rows[-LAST_ROWS:]
         ],
         "in_flight": in_flight,
+        "workers": jobs.worker_count(cfg) if st is not None else 1,
+        "jobs": [_job_line(j) for j in every_job if j.alive()],
+        "held_jobs": [_job_line(j) for j in every_job if j.state == "held"],
+        "unrecorded_jobs": [_job_line(j) for j in waiting],
         "last_run": (st or {}).get("last_run"),
         "noise": {**est, "threshold": thr, "min_delta": cfg.noise.min_delta, "k": cfg.noise.sigma_multiplier},
         "stop_requested": cfg.stop_sentinel.exists(),
     }
     info["next"] = next_step(cfg, info)
     return info
+
+
+def _job_line(job) -> dict:
+    """A job as status shows it: what the agent needs to wait for it or record it."""
+    run = job.run or {}
+    return {
+        "id": job.id,
+        "commit": job.commit[:7],
+        "state": job.state,
+        "device": job.device,
+        "seconds": state.seconds_since(job.started_at),
+        "outcome": run.get("outcome"),
+        "val_bpb": run.get("val_bpb"),
+        "suggestion": run.get("suggestion"),
+        "next": run.get("next"),
+    }
 
 
 def next_step(cfg, info: dict) -> str:
@@ -173,6 +200,26 @@ def next_step(cfg, info: dict) -> str:
         return f"fix results.tsv first: {info['ledger_error']}"
     if cfg.record_intent_path.exists():
         return f"a record was interrupted: `{CLI} status` completes it (exactly one row)"
+    waiting = info.get("unrecorded_jobs") or []
+    if waiting:
+        return waiting[0]["next"] or f'{CLI} record --job {waiting[0]["id"]} keep|discard|crash "<idea>"'
+    running, held = info.get("jobs") or [], info.get("held_jobs") or []
+    if held:
+        free = info.get("workers", 1) - len(held) - len(running)
+        if free > 0:
+            return (
+                f"{len(held)} job(s) held, {free} worker(s) still free: commit another one-idea change off "
+                f"the best and `{CLI} submit --hold` it, or `{CLI} wait` to start them"
+            )
+        return f"{len(held)} job(s) held: `{CLI} wait` starts them and waits (Bash timeout 600000 ms)"
+    if running and info.get("workers", 1) > 1:
+        idle = info["workers"] - len(running)
+        if idle > 0:
+            return (
+                f"{idle} of {info['workers']} workers idle while {len(running)} job(s) run: commit the next "
+                f"one-idea change off the best and `{CLI} submit` it (then `{CLI} wait --any`)"
+            )
+        return f"all {info['workers']} workers busy: `{CLI} wait --any`, then record what finished"
     flight = info["in_flight"]
     if flight and flight["alive"]:
         return f"wait: a run of {flight['commit']} is in flight for {_fmt_duration(flight['seconds'])}"
@@ -186,6 +233,12 @@ def next_step(cfg, info: dict) -> str:
     ):
         done = info["baseline_runs"]
         return f"baseline {done}/{info['baseline_repeats']} measured: run the unmodified baseline: {CLI} run"
+    if info.get("workers", 1) > 1:
+        n = info["workers"]
+        return (
+            f"all {n} workers idle: start a wave: {n - 1} one-idea commit(s) off the best, each held with "
+            f"`{CLI} submit --hold`, the best itself with `{CLI} submit --hold <best>`, then `{CLI} wait`"
+        )
     return f'next experiment: edit train.py, git add train.py && git commit -m "<idea>", then {CLI} run'
 
 
@@ -239,8 +292,23 @@ def status_text(cfg, info: dict | None = None) -> str:
             f"in-flight: {flight['commit']} {state_word} for {_fmt_duration(flight['seconds'])} "
             f"(pid {flight['pid']})"
         )
-    else:
+    elif not info.get("jobs"):
         lines.append("in-flight: none")
+    for job in info.get("jobs") or []:
+        lines.append(
+            f"job: {job['id']} {job['commit']} {job['state']}"
+            + (f" on {job['device']}" if job["device"] else "")
+            + (f" for {_fmt_duration(job['seconds'])}" if job["seconds"] is not None else "")
+        )
+    for job in info.get("held_jobs") or []:
+        lines.append(f"held: {job['id']} {job['commit']} (the next `wait` starts it)")
+    for job in info.get("unrecorded_jobs") or []:
+        value = f" {job['val_bpb']:.6f}" if isinstance(job["val_bpb"], (int, float)) else ""
+        lines.append(
+            f"to record: {job['id']} {job['commit']} {job['outcome']}{value} suggest {job['suggestion']}"
+        )
+    if info.get("workers", 1) > 1:
+        lines.append(f"workers: {len(info.get('jobs') or [])} of {info['workers']} busy")
     if info.get("hand_rows"):
         lines.append(
             f"unattested: {info['hand_rows']} row(s) written by hand, not by `record`: never the best "
