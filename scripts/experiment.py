@@ -114,11 +114,17 @@ and the idea is then a near-miss to re-base. Its discard or crash leaves the che
     ),
     "status": (
         """Where the night stands: tag, baseline and best val_bpb, keep/discard/crash counts,
-experiments per hour, the last rows, the in-flight run, the noise threshold and the next step.
-One `key: value` line per fact (grep-friendly).""",
+experiments per hour, the last rows, the in-flight run and the jobs, the noise threshold and the next
+step. One `key: value` line per fact (grep-friendly).
+
+At a terminal (stdout a TTY) it leads with the report page's headline: baseline -> best on val, the
+night's counts, pace, wall time and hardware. --headline does so anywhere and also scores the held-out
+test split for the baseline and the best, like `report` (seconds; inside Claude Code the test figures
+are withheld); with --json the result then has a `headline` key.""",
         f"""examples:
 {EX} status
 {EX} status | grep '^next:'
+{EX} status --headline              # in the morning: val and held-out test, baseline -> best
 {EX} status --json""",
     ),
     "report": (
@@ -219,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("status", help="keep | discard | crash")
     p.add_argument("description", help="a few words on what the run tried (one line, at most 200 characters)")
     p.add_argument("--job", help="record this job, which ran in its own worktree (`wait` names it)")
-    add("status", "where the night stands, and the next step")
+    p = add("status", "where the night stands, and the next step")
+    p.add_argument(
+        "--headline", action="store_true", help="lead with the report page's headline, held-out test scored"
+    )
     p = add("report", "the morning report: val and held-out test for each keep, and report.html")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--html", metavar="PATH", help="write the page here (default: ROOT/report.html)")
@@ -367,6 +376,18 @@ def main(argv=None) -> int:
         elif args.command == "status":
             result = status.status_dict(cfg)
             text = status.status_text(cfg, result)
+            if result["set_up"] and (args.headline or (sys.stdout.isatty() and not args.json)):
+                from autoresearch import report, report_page
+
+                try:  # --headline scores the held-out split like `report` (seconds; never inside Claude Code)
+                    rep = report.collect(cfg) if args.headline and not report.in_agent_session() else None
+                    page = report_page.gather(cfg, rep=rep)
+                except report.ReportError as exc:  # status itself still answers
+                    page, text = None, f"headline: unavailable ({exc})\n{text}"
+                if page:
+                    shown = ("headline", "per_hour", "wall_seconds", "hardware", "test_note")
+                    result["headline"] = {k: page[k] for k in shown}
+                    text = "\n".join(report_page.headline_lines(page)) + "\n" + text
         elif args.command == "report":
             from autoresearch import report
 

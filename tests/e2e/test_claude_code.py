@@ -781,7 +781,7 @@ def test_the_supervised_run_is_attested_inside_the_sandbox(claude_cli, tmp_path,
 
 def test_a_wave_of_two_runs_side_by_side_inside_the_sandbox(claude_cli, tmp_path, embedded_cache):
     """The skill's sandboxed wave with `workers = 2`: hold a candidate and the best, then one `wait` starts
-        both, each in its own tree of its commit, inside Claude Code's Bash sandbox (where `.git/worktrees` is
+    both, each in its own tree of its commit, inside Claude Code's Bash sandbox (where `.git/worktrees` is
     read-only, so no linked git worktree could be made); both verdicts are attested."""
     repo = make_repo_copy(tmp_path)
     pyproject = repo / "pyproject.toml"

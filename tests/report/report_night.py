@@ -304,7 +304,7 @@ def make_night(
         if status == "keep":
             test_scores[commit[:7]] = round(val + 0.0412 + rng.gauss(0, 0.002), 6)
         if status == "crash" and k >= logs_from:
-            name = f"{commit[:7]}-{_iso(started).replace(':', '').replace('-', '')}.log"
+            name = cfg.full_log_path(commit, _iso(started)).name
             progress = "".join(
                 f"step {s:05d} | loss {4.1 - s / 300:.4f} | lr 0.0400 | 2,048 tok/s\n"
                 for s in range(120, 220, 10)

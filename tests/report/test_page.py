@@ -228,9 +228,20 @@ def test_no_test_figure_in_the_page_or_the_output_inside_claude_code(tmp_path, m
     human_page = (night.root / "human.html").read_text()
     assert all(_figures(s)[0] in human_page for s in scores)  # the check below can see a figure
     assert 'class="test-mark"' in human_page and "held-out test: baseline → best" in human_page
+    # `status --headline` in the human's terminal: the page's headline, the held-out split scored the same way
+    headline = run("status", "--headline")
+    base, best = human["headline"]["baseline"], human["headline"]["best"]
+    test = {e["commit"][:7]: e["test_bpb"] for e in human["kept"]}
+    assert f"held-out test: baseline {test[base[:7]]:.6f} -> best {test[best[:7]]:.6f}" in headline
+    val = rf"^headline: val_bpb baseline \d\.\d{{6}} -> best \d\.\d{{6}} .*{best[:7]}"
+    assert re.search(val, headline, re.M)
+    assert re.search(r"^night: 30 experiments \(\d+ keep, \d+ discard, \d+ crash\)", headline, re.M)
+    assert "headline:" not in run("status"), "a pipe gets the plain status; a terminal gets the headline"
 
     outputs = {}
-    for args in (("report",), ("report", "--json"), ("report", "--html", "agent.html"), ("status",)):
+    agent_calls = [("report",), ("report", "--json"), ("report", "--html", "agent.html"), ("status",)]
+    agent_calls += [("status", "--headline"), ("status", "--headline", "--json")]
+    for args in agent_calls:
         outputs[" ".join(args)] = run(*args, CLAUDECODE="1")
     # the agent writes no page at all: a page it wrote would sit where the human's page goes
     assert not (night.root / "report.html").exists() and not (night.root / "agent.html").exists()
@@ -246,3 +257,31 @@ def test_no_test_figure_in_the_page_or_the_output_inside_claude_code(tmp_path, m
         assert 'class="test-mark"' not in text, name
     assert "withheld inside Claude Code" in outputs["lib.html"]
     assert "withheld" in outputs["report"]
+    assert "held-out test: withheld inside Claude Code" in outputs["status --headline"]
+
+
+def test_status_at_a_terminal_leads_with_the_page_headline(night80):
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, str(CLI), "status"], cwd=night80.root, env=night80.env(), stdout=secondary, text=True
+    )
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the CLI has exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(primary)
+    shown = seen.decode("utf-8", "replace").replace("\r\n", "\n")
+    page = report_page.gather(night80.cfg)
+    assert shown.startswith("\n".join(report_page.headline_lines(page))), shown[:800]
+    assert "held-out test: not scored in this refresh" in shown  # only --headline scores it (seconds)
+    assert "\nnext: " in shown  # then the status itself

@@ -180,3 +180,39 @@ def test_a_killed_supervisor_of_a_worktree_job_is_cleaned_up_by_the_next_submit(
     assert not (night.root / job["worktree"]).exists()
     assert night.cli("wait", second["id"], timeout=120).returncode == 0
     assert night.cli("record", "--job", second["id"], "discard", "next idea").returncode == 0
+
+
+def test_a_crashed_wave_job_keeps_its_log_and_the_report_shows_it(tmp_path):
+    from autoresearch import report_page
+
+    night = _night_with_baseline(tmp_path)
+    night.train('raise SystemExit("wave job crashed on purpose")\n', "a broken idea")
+    proc, job = night.json("submit")
+    assert proc.returncode == 0, proc.stderr
+    waited = night.cli("wait", job["id"], timeout=120)
+    assert waited.returncode == 1 and "crashed on purpose" in waited.stdout  # the verdict's tail
+    assert night.cli("record", "--job", job["id"], "crash", "a broken idea").returncode == 0
+    page = report_page.gather(jobs_cfg(night))
+    crashed = [e for e in page["experiments"] if e["status"] == "crash"]
+    assert len(crashed) == 1 and "crashed on purpose" in (crashed[0]["log"] or ""), crashed
+    assert crashed[0]["log_path"] == f".autoresearch/logs/{job['id']}.log"
+    assert crashed[0]["reachable"] and "+raise SystemExit" in crashed[0]["diff"]  # its code, off the branch
+
+
+def test_a_finished_job_whose_record_is_deleted_is_still_recorded_once(tmp_path):
+    night = _night_with_baseline(tmp_path)
+    night.train(_train(1.45), "an idea")
+    proc, job = night.json("submit")
+    assert proc.returncode == 0, proc.stderr
+    assert night.cli("wait", job["id"], timeout=120).returncode == 0
+    (night.root / ".autoresearch" / "jobs" / f"{job['id']}.json").unlink()  # as a sandboxed `rm` could
+    done = night.cli("record", "--job", job["id"], "keep", "an idea")
+    assert done.returncode == 0, done.stderr
+    rows = (night.root / "results.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[3:] for r in rows] == [["keep", "baseline"], ["keep", "an idea"]]
+    assert night.head() == job["commit"]
+    again = night.cli("record", "--job", job["id"], "keep", "an idea")
+    assert again.returncode == 1 and again.stderr.count("\n") == 1  # no second row from the copy
+    assert len((night.root / "results.tsv").read_text().splitlines()) == 3
+    best = json.loads(night.cli("status", "--json").stdout)["best"]
+    assert best["commit"] == job["commit"][:7] and best["n"] == 1  # the pending copy is not counted twice

@@ -194,6 +194,12 @@ class Config(_Frozen):
         """Each run's complete output; run.log itself only gets the summary and the last lines."""
         return self.state_path / "logs"
 
+    def full_log_path(self, commit: str, started_at: str, job: str | None = None) -> Path:
+        """A run's complete output: by job id for a job beside the checkout, else by commit and start time."""
+        if job:
+            return self.full_log_dir / f"{job}.log"
+        return self.full_log_dir / f"{commit[:7]}-{started_at.replace(':', '').replace('-', '')}.log"
+
     @property
     def artifact_dir(self) -> Path:
         """Exported models: the run in flight, the baseline and every keep (the rest are deleted)."""

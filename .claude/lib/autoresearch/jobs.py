@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from . import fsutil, gitutil, procs, state
+from . import fsutil, gitutil, ledger, procs, state
 
 JOB_STATES = ("held", "queued", "running", "done")  # held: submitted with --hold; `wait` starts it
 SLOT_POLL_SECONDS = 0.05  # a queued job takes a freed slot this soon: the slots stay busy
@@ -365,6 +365,10 @@ def supervise(cfg, job_id: str) -> Job:
             )
             if job.worktree:
                 job.verdict, job.run = result
+                # a copy where the keeper journals it: `record --job` still finds the run if this record goes
+                ledger.append_record(
+                    cfg.sidecar_path, {**job.run, "pending_job": job.id, "recorded": False, "status": None}
+                )
             else:
                 job.verdict = result
         except (runner.RunnerError, JobError) as exc:

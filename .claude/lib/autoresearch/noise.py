@@ -24,8 +24,8 @@ def run_values(records: list[dict]) -> dict[str, list[float]]:
     """commit -> every comparable, successful val_bpb measured for it (sidecar `replicates`)."""
     groups: dict[str, list[float]] = defaultdict(list)
     for rec in records:
-        if rec.get("outcome") != "ok" or not rec.get("comparable", False):
-            continue
+        if rec.get("outcome") != "ok" or not rec.get("comparable", False) or rec.get("pending_job"):
+            continue  # a job's pending copy: its values count once, when `record` writes the run
         commit = rec.get("commit")
         for value in rec.get("replicates") or []:
             if isinstance(value, (int, float)) and math.isfinite(value) and commit:

@@ -190,7 +190,7 @@ def _log_tail(cfg, record: dict | None) -> tuple[str | None, str | None]:
     commit, started = str(record.get("commit") or "")[:7], str(record.get("started_at") or "")
     if not commit or not started:
         return None, None
-    path = cfg.full_log_dir / f"{commit}-{started.replace(':', '').replace('-', '')}.log"
+    path = cfg.full_log_path(commit, started, record.get("job"))
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -838,6 +838,38 @@ def _headline(data: dict) -> str:
         f'<div class="card"><div class="k">hardware</div><div class="d">{esc(data["hardware"])}</div></div>'
     )
     return '<section id="headline"><div class="cards">' + "".join(cards) + "</div></section>"
+
+
+def headline_lines(data: dict) -> list[str]:
+    """The page's headline as `key: value` lines, for `status --headline` and `status` at a terminal."""
+    h, c, nz = data["headline"], data["counts"], data["noise"]
+    base, best = h["baseline"], h["best"]
+    lines = []
+    if base and best:
+        gain = h["val_gain"]
+        pct = f" ({gain / base['val_bpb'] * 100:+.2f}%)" if base["val_bpb"] else ""
+        lines.append(
+            f"headline: {data['metric']} baseline {base['val_bpb']:.6f} -> best {best['val_bpb']:.6f} "
+            f"{gain:+.6f}{pct} | {base['commit']} -> {best['commit']} {_clip(best['description'], 60)}"
+        )
+    else:
+        lines.append("headline: no baseline recorded yet")
+    if data["test_scored"] and h["test_base"] is not None and h["test_best"] is not None:
+        lines.append(
+            f"held-out test: baseline {h['test_base']:.6f} -> best {h['test_best']:.6f} {h['test_gain']:+.6f}"
+            " (the split no keep decision saw)"
+        )
+    else:
+        lines.append(f"held-out test: {data['test_note'] or 'no saved model for the baseline or the best'}")
+    rate = f"{data['per_hour']:.1f}/hour" if data["per_hour"] else "-"
+    lines.append(
+        f"night: {len(data['experiments'])} experiments ({c['keep']} keep, {c['discard']} discard, "
+        f"{c['crash']} crash) | {rate} | wall {_duration(data['wall_seconds'])} | {data['hardware']}"
+    )
+    lines.append(
+        f"noise: sigma {nz['sigma']:.4f} ({nz['source']}, n={nz['n']}) | keep threshold {nz['threshold']:.4f}"
+    )
+    return lines
 
 
 def _legend(data: dict, svg: str) -> str:

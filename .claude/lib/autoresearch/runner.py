@@ -811,8 +811,7 @@ def run(
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     started_at = state.now_iso()
     cfg.full_log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = started_at.replace(":", "").replace("-", "")
-    log_path = cfg.full_log_dir / (f"{head[:7]}-{stamp}.log" if not beside else f"{job_id}.log")
+    log_path = cfg.full_log_path(head, started_at, job_id if beside else None)
     if not beside:
         header = f"# a run of {head[:7]} is in flight; full output: {_rel(cfg, log_path)}"
         _write_bounded_log(cfg, None, header)
@@ -1253,7 +1252,10 @@ def _job_run(cfg, job_id: str) -> dict:
     try:
         job = jobs.load(cfg, job_id)
     except jobs.JobError as exc:
-        raise RunnerError(str(exc)) from None
+        kept = _pending_copy(cfg, job_id)  # the job record is gone: its run's copy in the sidecar is not
+        if kept is None:
+            raise RunnerError(str(exc)) from None
+        return kept
     if job.state != "done" and job.alive():
         raise RunnerError(f"job {job_id} is still running: `{CLI} wait {job_id}`, then record it")
     if not job.worktree:
@@ -1262,6 +1264,18 @@ def _job_run(cfg, job_id: str) -> dict:
         why = job.error or "it never finished a run"
         raise RunnerError(f"job {job_id} has no run to record ({why}): submit it again")
     return job.run
+
+
+def _pending_copy(cfg, job_id: str) -> dict | None:
+    """The copy of a job's finished run that its supervisor appended to the sidecar, unless recorded since."""
+    records = ledger.read_records(cfg.sidecar_path)
+    if any(r.get("job") == job_id and r.get("status") for r in records):
+        return None
+    copies = [r for r in records if r.get("pending_job") == job_id]
+    if not copies:
+        return None
+    run = {k: v for k, v in copies[-1].items() if k not in ("pending_job", "status")}
+    return dict(run, recorded=False)
 
 
 def _record_locked(
