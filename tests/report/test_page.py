@@ -261,26 +261,12 @@ def test_no_test_figure_in_the_page_or_the_output_inside_claude_code(tmp_path, m
 
 
 def test_status_at_a_terminal_leads_with_the_page_headline(night80):
-    import os
-    import pty
+    from terminal import on_a_terminal
 
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, str(CLI), "status"], cwd=night80.root, env=night80.env(), stdout=secondary, text=True
-    )
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the terminal closed: the CLI has exited
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(timeout=60) == 0
-    os.close(primary)
-    shown = seen.decode("utf-8", "replace").replace("\r\n", "\n")
+    argv = [sys.executable, str(CLI), "status"]
+    code, shown, _ = on_a_terminal(argv, "stdout", cwd=night80.root, env=night80.env())
+    assert code == 0
+    shown = shown.replace("\r\n", "\n")
     page = report_page.gather(night80.cfg)
     assert shown.startswith("\n".join(report_page.headline_lines(page))), shown[:800]
     assert "held-out test: not scored in this refresh" in shown  # only --headline scores it (seconds)

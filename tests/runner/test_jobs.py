@@ -76,37 +76,16 @@ def test_bad_job_arguments_get_one_line(tmp_path, args, message):
 
 
 def test_a_terminal_gets_one_live_line_and_the_agents_bash_call_gets_none(tmp_path):
-    import os
-    import pty
-    import subprocess
     import sys
 
     from runner_helpers import CLI
+    from terminal import on_a_terminal
 
     night = _night(tmp_path)
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, str(CLI), "run"],
-        cwd=night.root,
-        env=clean_env(FAKE_SLEEP="2", COLUMNS="100"),
-        stdout=subprocess.PIPE,
-        stderr=secondary,
-        text=True,
-    )
-    os.close(secondary)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # the terminal closed: the CLI has exited
-            break
-        if not chunk:
-            break
-        seen += chunk
-    out, _ = proc.communicate(timeout=30)
-    os.close(primary)
-    assert proc.returncode == 0 and out.startswith("run: ok"), out
-    shown = seen.decode("utf-8", "replace")
+    argv = [sys.executable, str(CLI), "run"]
+    env = clean_env(FAKE_SLEEP="2", COLUMNS="100")
+    code, shown, out = on_a_terminal(argv, "stderr", cwd=night.root, env=env)
+    assert code == 0 and out.startswith("run: ok"), out
     assert "training" in shown and "step 2 loss 2.0000" in shown and "\r" in shown, shown
     plain = night.cli("wait")  # stderr is a pipe, as in the agent's Bash call: no live line
     assert "training" not in plain.stderr and "\r" not in plain.stderr
