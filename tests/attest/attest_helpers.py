@@ -5,30 +5,13 @@ prepare.py on the session's embedded cache, and a test-sized TIME_BUDGET_SECONDS
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ["prepare.py", "train.py", "pyproject.toml", "uv.lock", ".gitignore", ".python-version"]
-PROJECT_DIRS = ["scripts", ".claude"]
+from project_copy import REPO_ROOT, copy_project, git  # noqa: F401 - REPO_ROOT and git for the tests
+
 TEST_BUDGET = 2  # seconds of training per run
-SKIP = {"__pycache__", ".index", "node_modules", ".pytest_cache", "settings.local.json"}
-
-
-def _ignore(folder, names):
-    if Path(folder).name == "memory":
-        return [n for n in names if n != "README.md"]
-    return [n for n in names if n in SKIP or n.endswith(".lock")]
-
-
-def git(root: Path, *args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, f"git {' '.join(args)}: {out.stderr}"
-    return out.stdout.strip()
 
 
 class Project:
@@ -81,22 +64,4 @@ class Project:
 
 def make_project(tmp_path: Path, cache: Path) -> Project:
     root = tmp_path / "night"
-    root.mkdir()
-    for name in PROJECT_FILES:
-        shutil.copy2(REPO_ROOT / name, root / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=_ignore)
-    prepare = root / "prepare.py"
-    text, n = re.subn(
-        r"^TIME_BUDGET_SECONDS = \d+", f"TIME_BUDGET_SECONDS = {TEST_BUDGET}", prepare.read_text(), flags=re.M
-    )
-    assert n == 1, "prepare.py lost its TIME_BUDGET_SECONDS constant"
-    prepare.write_text(text)
-    git(root, "init", "-q", "-b", "master")
-    git(root, "config", "user.email", "attest@example.com")
-    git(root, "config", "user.name", "Attest")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "the project, with a test-sized budget")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORESEARCH_", "CLAUDE"))}
-    env.update(AUTORESEARCH_CACHE=str(cache), AUTORESEARCH_DEVICE="cpu", CLAUDE_PROJECT_DIR=str(root))
-    return Project(root, env)
+    return Project(root, copy_project(root, TEST_BUDGET, cache))

@@ -14,49 +14,22 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from autoresearch import config, ledger, policy
-from skilltext import REPO_ROOT, SKILL_DIR, replace_last_quoted, resume_commands, skill_commands, tail_command
+from project_copy import copy_project
+from project_copy import git as _git
+from skilltext import SKILL_DIR, replace_last_quoted, resume_commands, skill_commands, tail_command
 
 pytestmark = pytest.mark.slow
 
 TEST_BUDGET = 3  # seconds of training per run
-PROJECT_FILES = [
-    "prepare.py",
-    "train.py",
-    "pyproject.toml",
-    "uv.lock",
-    ".gitignore",
-    ".python-version",
-    "README.md",
-]
-PROJECT_DIRS = ["scripts", ".claude"]
 RUN_TIMEOUT_MS = 600_000  # the skill tells the agent to give every run this Bash timeout
 CRASH_MESSAGE = "walkthrough deliberate crash"
-
-
-def _ignore_copy(folder, names):
-    """Leave out caches and the untracked night data of the source tree (memory, indexes, locks)."""
-    skip = {"__pycache__", ".index", "node_modules", ".pytest_cache", "settings.local.json"}
-    if Path(folder).name == "memory":
-        return [n for n in names if n.endswith((".md", ".lock", ".db")) and n != "README.md"] + [
-            n for n in names if n in skip
-        ]
-    return [n for n in names if n in skip or n.endswith(".lock")]
-
-
-def _git(root: Path, *args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, f"git {' '.join(args)}: {out.stderr}"
-    return out.stdout.strip()
 
 
 class Walk:
@@ -131,36 +104,7 @@ class Walk:
 @pytest.fixture
 def project(tmp_path, embedded_cache) -> Walk:
     root = tmp_path / "night"
-    root.mkdir()
-    for name in PROJECT_FILES:
-        if (REPO_ROOT / name).is_file():
-            shutil.copy2(REPO_ROOT / name, root / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=_ignore_copy)
-    prepare = root / "prepare.py"
-    text, count = re.subn(
-        r"^TIME_BUDGET_SECONDS = \d+", f"TIME_BUDGET_SECONDS = {TEST_BUDGET}", prepare.read_text(), flags=re.M
-    )
-    assert count == 1, "prepare.py lost its TIME_BUDGET_SECONDS constant"
-    prepare.write_text(text)
-
-    _git(root, "init", "-q", "-b", "master")
-    _git(root, "config", "user.email", "walkthrough@example.com")
-    _git(root, "config", "user.name", "Walkthrough")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "the project, with a test-sized TIME_BUDGET")
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTORESEARCH_", "VIRTUAL_ENV", "UV_"))}
-    env.update(
-        CLAUDE_PROJECT_DIR=str(root),
-        AUTORESEARCH_CACHE=str(embedded_cache),
-        AUTORESEARCH_DEVICE="cpu",
-        UV_PROJECT_ENVIRONMENT=sys.prefix,  # reuse this venv: the copy has the same pyproject and lock
-        UV_FROZEN="1",
-        UV_OFFLINE="1",
-        UV_NO_PROGRESS="1",
-    )
-    return Walk(root, env)
+    return Walk(root, copy_project(root, TEST_BUDGET, embedded_cache))
 
 
 def _loop_top(walk: Walk, cmds: dict, query: str) -> None:

@@ -79,11 +79,16 @@ class StopConfig(_Frozen):
 
 
 class JobsConfig(_Frozen):
-    FIELDS = ("workers",)
+    FIELDS = ("workers", "backend", "address", "gpus", "cpus")
     workers: int = 1  # or "auto" in pyproject.toml: one per visible GPU (jobs.worker_count resolves it)
+    backend: str = "local"  # "local" | "ray" (raybackend.py)
+    address: str = ""  # the Ray dashboard; "" = $RAY_ADDRESS, else http://127.0.0.1:8265
+    gpus: float = 1.0  # per Ray job
+    cpus: float = 1.0  # per Ray job
 
 
 WORKERS_AUTO = "auto"
+BACKENDS = ("local", "ray")
 
 
 class Config(_Frozen):
@@ -275,9 +280,12 @@ def from_table(root: Path, table: dict) -> Config:
         jobs_table.pop("workers")
     jobs = _build(JobsConfig, jobs_table, ".jobs")
     if auto:
-        jobs = JobsConfig(workers=WORKERS_AUTO)
+        jobs = JobsConfig(**{**{f: getattr(jobs, f) for f in JobsConfig.FIELDS}, "workers": WORKERS_AUTO})
     elif jobs.workers < 1:
         raise ConfigError('[tool.autoresearch.jobs] workers must be 1 or more, or "auto" (one per GPU)')
+    if jobs.backend not in BACKENDS:
+        choices = ", ".join(BACKENDS)
+        raise ConfigError(f"[tool.autoresearch.jobs] backend = {jobs.backend!r}: use one of {choices}")
     cfg = _build(Config, table, "", root=root, noise=noise, stop=stop, jobs=jobs)
     unknown_rules = [r for r in cfg.disabled_rules if r not in RULE_IDS]
     if unknown_rules:

@@ -66,6 +66,7 @@ class Job:
     recorded: bool = False
     slot_held: list[float] | None = None  # epoch seconds [taken, freed]: how busy the scheduler kept it
     pgid: int | None = None  # train.py's process group, in the supervisor's namespace: a dead one's cleanup
+    ray_submission: str | None = None  # backend "ray": the Ray job's submission id on the cluster
 
     def alive(self, now: float | None = None) -> bool:
         """Running with a fresh heartbeat, or queued and still within its start window."""
@@ -132,6 +133,7 @@ def unrecorded(cfg, every: list[Job] | None = None) -> list[Job]:
 
     A run remeasured by a later job of the same commit is left out: that job carries its value."""
     waiting = [j for j in (every or all_jobs(cfg)) if j.state == "done" and j.run and not j.recorded]
+    waiting = [j for j in waiting if j.run.get("outcome") != "lost"]  # lost: resubmitted, never recorded
     merged = {m for j in waiting for m in (j.run.get("merges") or [])}
     return [j for j in waiting if j.id not in merged]
 
@@ -198,7 +200,9 @@ def _take_slot(cfg, job: Job, workers: int):
 
 
 def runs_in_worktree(cfg, commit: str) -> bool:
-    return worker_count(cfg) > 1 or commit != gitutil.try_rev_parse(cfg.root, "HEAD")
+    if cfg.jobs.backend != "local" or worker_count(cfg) > 1:
+        return True
+    return commit != gitutil.try_rev_parse(cfg.root, "HEAD")
 
 
 def _add_worktree(cfg, job: Job) -> Path:
@@ -343,7 +347,8 @@ def supervise(cfg, job_id: str) -> Job:
         job.error = "cancelled before it started"
     else:
         job.slot, job.slot_held = slot, [time.time(), time.time()]
-        job.device, env = _pin(slot, workers)
+        remote = cfg.jobs.backend == "ray"
+        job.device, env = ("ray", {}) if remote else _pin(slot, workers)  # Ray pins the device there
         job.state, job.started_at, job.heartbeat = "running", state.now_iso(), time.time()
         save(cfg, job)
 
@@ -357,12 +362,24 @@ def supervise(cfg, job_id: str) -> Job:
                 path = _add_worktree(cfg, job)
 
             def on_flight(flight: dict) -> None:
-                job.pgid = flight["pgid"]
+                job.pgid = flight.get("pgid")
+                job.ray_submission = flight.get("ray_submission")
                 save(cfg, job)
 
-            result = runner.run(
-                cfg, tick=tick, job_id=job_id, workdir=path, env=env, on_flight=on_flight, commit=job.commit
-            )
+            if remote:
+                from . import raybackend
+
+                result = raybackend.run(cfg, job, path, tick, on_flight)
+            else:
+                result = runner.run(
+                    cfg,
+                    tick=tick,
+                    job_id=job_id,
+                    workdir=path,
+                    env=env,
+                    on_flight=on_flight,
+                    commit=job.commit,
+                )
             if job.worktree:
                 job.verdict, job.run = result
                 # a copy where the keeper journals it: `record --job` still finds the run if this record goes
@@ -371,10 +388,10 @@ def supervise(cfg, job_id: str) -> Job:
                 )
             else:
                 job.verdict = result
-        except (runner.RunnerError, JobError) as exc:
-            job.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - the record must say why, in one line
-            job.error = f"the supervisor failed unexpectedly ({exc}); its log: {job.log}"
+        except Exception as exc:  # noqa: BLE001 - one line in the record, whatever failed
+            known = type(exc).__name__ in ("RunnerError", "JobError", "RayError")
+            unexpected = f"the supervisor failed unexpectedly ({exc}); its log: {job.log}"
+            job.error = str(exc) if known else unexpected
         finally:
             if path is not None:
                 _remove_worktree(cfg, path)

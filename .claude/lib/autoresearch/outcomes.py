@@ -15,8 +15,9 @@ OOM = "oom"
 TIMEOUT = "timeout"
 DIVERGED = "diverged"
 METRIC_MISSING = "metric-missing"  # no summary, or nothing the runner could attest
+LOST = "lost"  # a remote job died with its node or its Ray job: not the idea's fault; resubmit it
 
-OUTCOMES = (OK, MISMATCH, LEAK, TAMPERED, CRASH, OOM, TIMEOUT, DIVERGED, METRIC_MISSING)
+OUTCOMES = (OK, MISMATCH, LEAK, TAMPERED, CRASH, OOM, TIMEOUT, DIVERGED, METRIC_MISSING, LOST)
 KEEPABLE = (OK,)
 
 MEANING = {
@@ -29,4 +30,5 @@ MEANING = {
     TIMEOUT: "the hard wall-clock limit, or the runner itself was signalled",
     DIVERGED: "NaN/inf or exploding loss",
     METRIC_MISSING: "exit 0 without a summary val_bpb, or a model the runner could not export or score",
+    LOST: "the remote job ended without a result (its node or its Ray job died): resubmit, not a crash",
 }

@@ -34,6 +34,8 @@ DEFAULT_TIME_BUDGET = 300
 HOOK_MARKER = "# autoresearch-pack pre-commit hook"
 OUTCOMES = oc.OUTCOMES
 SCORED = (oc.OK, oc.MISMATCH, oc.LEAK)  # outcomes with an attested val_bpb
+# What of the config stays on the agent's machine; raybackend ships the rest to a remote worker.
+LOCAL_CONFIG = ("root", "results_file", "state_dir", "memory_dir", "disabled_rules", "noise", "stop", "jobs")
 CLI = status.CLI
 
 _OOM = re.compile(r"out of memory|OutOfMemoryError|MemoryError|Cannot allocate memory", re.I)
@@ -687,13 +689,17 @@ def run(
     env: dict | None = None,
     on_flight=None,
     commit: str | None = None,
+    plan: dict | None = None,
 ):
     """Run train.py once under supervision, update state, and return the verdict as data.
 
     `tick()` (the job's supervisor) is called every few seconds; a reason it returns stops the run.
     With `workdir` (a job's own tree of `commit`, exported from git) the run touches neither the state nor
     run.log, since other jobs run beside it: it returns (verdict, run), and the job record keeps the run for
-    `record --job`. Git questions are asked of the checkout's repository (`repo`), files of `root`."""
+    `record --job`. Git questions are asked of the checkout's repository (`repo`), files of `root`.
+    With `plan` (a remote worker, which has no repository: raybackend.py) the answers come precomputed:
+    head, base, subject, the tracked hashes and the pristine harness folder; the suggestion is left to the
+    agent's machine, which knows the best."""
     python = python or sys.executable
     beside = workdir is not None
     root = Path(workdir) if beside else cfg.root
@@ -705,10 +711,10 @@ def run(
     if stale:
         notes.append(stale)
         state.save(cfg, st)
-    head = gitutil.try_rev_parse(repo, commit or "HEAD")
+    head = plan["head"] if plan else gitutil.try_rev_parse(repo, commit or "HEAD")
     if head is None:
         raise RunnerError("cannot read HEAD: is this still the experiment repository?")
-    branch = gitutil.current_branch(repo)
+    branch = None if plan else gitutil.current_branch(repo)
     if not beside and branch != st.get("branch"):
         notes.append(f"on {branch or 'a detached HEAD'}, not the night's branch {st.get('branch')}")
 
@@ -722,7 +728,9 @@ def run(
             f"the run of {str(previous.get('commit'))[:7]} was never recorded (kept in runs.jsonl only)"
         )
 
-    if beside:  # the tree holds what the commit tracks: a hashed file git never tracked is not expected there
+    if plan:
+        st = dict(st, protected_hashes=plan["hashes"])
+    elif beside:  # the tree holds what the commit tracks: a hashed file git never tracked is not expected
         listed = gitutil.git(repo, "ls-tree", "-r", "-z", "--name-only", st["baseline_commit"], strip=False)
         tracked_at = set(listed.split("\0"))
         hashes = {k: v for k, v in (st.get("protected_hashes") or {}).items() if k in tracked_at}
@@ -772,7 +780,9 @@ def run(
         raise RunnerError(f"{cfg.train_script} not found in {root}")
 
     incumbent = st.get("incumbent_commit") or st.get("baseline_commit")
-    if incumbent == head or (incumbent and gitutil.is_ancestor(repo, incumbent, head)):
+    if plan:
+        base = plan["base"]
+    elif incumbent == head or (incumbent and gitutil.is_ancestor(repo, incumbent, head)):
         base = incumbent
     else:
         base = gitutil.try_rev_parse(repo, f"{head}~1") or head
@@ -780,7 +790,7 @@ def run(
 
     replicates, runs = [], []
     merges: list[str] = []
-    if beside:  # a near-tie remeasure: an unrecorded earlier job of this commit lends its runs
+    if beside and not plan:  # a near-tie remeasure: an unrecorded earlier job of this commit lends its runs
         from . import jobs
 
         earlier = [j for j in jobs.unrecorded(cfg) if j.commit == head and j.id != job_id]
@@ -795,7 +805,8 @@ def run(
     harness = None
     if cfg.attest:
         try:
-            harness = attest.pristine_harness(cfg, st)
+            pinned = (root / plan["harness"], plan["harness_sha256"]) if plan else None
+            harness = pinned or attest.pristine_harness(cfg, st)
         except attest.AttestError as exc:
             raise RunnerError(str(exc)) from None
         keep = _artifact_commits(cfg, st) | {head}
@@ -969,13 +980,14 @@ def run(
         "replicates": replicates,
         "runs": runs,
         "summary": parsed,
-        "subject": gitutil.commit_subject(repo, head),
+        "subject": plan["subject"] if plan else gitutil.commit_subject(repo, head),
         "log": _rel(cfg, log_path),
     }
     if beside:
         last["job"] = job_id
         last["merges"] = merges if len(replicates) > 1 else []  # recorded with this run, never on their own
-        _suggest(cfg, st, last)
+        if not plan:
+            _suggest(cfg, st, last)
     else:
         st["in_flight"] = None
         st["last_run"] = last
@@ -1056,6 +1068,13 @@ def _suggest(cfg, st: dict, last: dict) -> None:
     if last["outcome"] == oc.MISMATCH:  # a real model with a wrong printout: its attested value is a discard
         last["suggestion"] = "discard"
         last["next"] = f'{rec} discard "{desc}"'
+        return
+    if last["outcome"] == oc.LOST:  # the cluster lost it: nothing was measured, nothing to record
+        last["suggestion"] = "resubmit"
+        last["next"] = (
+            f"the job was lost with its Ray node or job (not the idea's fault): resubmit it: "
+            f"{CLI} submit --hold {last['commit'][:7]}, then {CLI} wait"
+        )
         return
     if last["outcome"] != "ok":
         last["suggestion"] = "crash"
@@ -1308,6 +1327,11 @@ def _record_locked(
             + ": run the next experiment first"
         )
     outcome = last.get("outcome")
+    if outcome == oc.LOST:
+        raise RunnerError(
+            f"the run of {str(last.get('commit'))[:7]} was lost on the cluster, never measured: resubmit it "
+            f"(`{CLI} submit --hold {str(last.get('commit'))[:7]}`, then `{CLI} wait`) and record that job"
+        )
     if status_word == "keep":
         if outcome != "ok":
             instead = "discard (its attested value is recorded)" if outcome == oc.MISMATCH else "crash"
@@ -1363,6 +1387,7 @@ def _record_locked(
             "steps": s.get("num_steps"),
             "tokens_M": s.get("total_tokens_M"),
             "device": s.get("device"),
+            "device_type": last.get("device_type"),  # the GPU model a remote job ran on (raybackend)
             "time_budget": s.get("time_budget"),
             "comparable": last.get("comparable"),
             "not_comparable_reason": last.get("not_comparable_reason"),

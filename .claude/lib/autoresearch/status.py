@@ -166,12 +166,20 @@ def collect(cfg) -> dict:
         "jobs": [_job_line(j) for j in every_job if j.alive()],
         "held_jobs": [_job_line(j) for j in every_job if j.state == "held"],
         "unrecorded_jobs": [_job_line(j) for j in waiting],
+        "lost_jobs": [_job_line(j) for j in _lost(every_job)],
         "last_run": (st or {}).get("last_run"),
         "noise": {**est, "threshold": thr, "min_delta": cfg.noise.min_delta, "k": cfg.noise.sigma_multiplier},
         "stop_requested": cfg.stop_sentinel.exists(),
     }
     info["next"] = next_step(cfg, info)
     return info
+
+
+def _lost(every_job) -> list:
+    """Jobs lost on a cluster whose commit has not been submitted again since: they need a resubmit."""
+    lost = [j for j in every_job if j.state == "done" and (j.run or {}).get("outcome") == "lost"]
+    later = {(j.commit, j.submitted_at) for j in every_job}
+    return [j for j in lost if not any(c == j.commit and t > j.submitted_at for c, t in later)]
 
 
 def _job_line(job) -> dict:
@@ -201,6 +209,10 @@ def next_step(cfg, info: dict) -> str:
     if cfg.record_intent_path.exists():
         return f"a record was interrupted: `{CLI} status` completes it (exactly one row)"
     waiting = info.get("unrecorded_jobs") or []
+    lost = info.get("lost_jobs") or []
+    if lost and not waiting:
+        commit = lost[0]["commit"]
+        return lost[0]["next"] or f"resubmit the lost job of {commit}: {CLI} submit --hold {commit}"
     if waiting:
         return waiting[0]["next"] or f'{CLI} record --job {waiting[0]["id"]} keep|discard|crash "<idea>"'
     running, held = info.get("jobs") or [], info.get("held_jobs") or []
@@ -300,6 +312,8 @@ def status_text(cfg, info: dict | None = None) -> str:
             + (f" on {job['device']}" if job["device"] else "")
             + (f" for {_fmt_duration(job['seconds'])}" if job["seconds"] is not None else "")
         )
+    for job in info.get("lost_jobs") or []:
+        lines.append(f"lost: {job['id']} {job['commit']} (its Ray node or job died): resubmit it")
     for job in info.get("held_jobs") or []:
         lines.append(f"held: {job['id']} {job['commit']} (the next `wait` starts it)")
     for job in info.get("unrecorded_jobs") or []:
