@@ -87,6 +87,11 @@ def start_local_head(temp: Path, cpus: int, gpus: int, timeout: float = 120) -> 
     import subprocess
     import sys
 
+    if _ray_node_running():  # `ray stop` cannot tell heads apart: never start one where it would end another
+        raise RayError(
+            "a Ray node already runs on this machine, and stopping a local head stops every Ray process: "
+            "run this where no Ray node runs, or stop it first (`ray stop`)"
+        )
     bin_dir = Path(sys.executable).parent
     env = dict(
         os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0"
@@ -115,6 +120,16 @@ def start_local_head(temp: Path, cpus: int, gpus: int, timeout: float = 120) -> 
             if time.monotonic() > deadline:
                 raise RayError(f"the local Ray head at {where} never answered") from None
             time.sleep(0.5)
+
+
+def _ray_node_running() -> bool:
+    """A raylet of any user's cluster on this machine (read from /proc; psutil where there is none)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(part.endswith("/raylet/raylet") for part in proc.info["cmdline"] or []):
+            return True
+    return False
 
 
 def stop_local_head() -> None:
