@@ -229,7 +229,7 @@ def next_step(cfg, info: dict) -> str:
         if idle > 0:
             return (
                 f"{idle} of {info['workers']} workers idle while {len(running)} job(s) run: commit the next "
-                f"one-idea change off the best and `{CLI} submit` it (then `{CLI} wait --any`)"
+                f"one-idea change off the best, `{CLI} submit --hold` it, then `{CLI} wait`"
             )
         return f"all {info['workers']} workers busy: `{CLI} wait --any`, then record what finished"
     flight = info["in_flight"]
