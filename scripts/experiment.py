@@ -282,7 +282,7 @@ def _waited(cfg, job_ids, any_of: bool, single: bool):
     """(JSON result, text, exit code) for `wait`, and for `run` (`single`: its one verdict, as before)."""
     import signal
 
-    from autoresearch import jobs, runner
+    from autoresearch import dispatch, jobs, runner
 
     def detach(signum, frame):  # the CLI may go; the job goes on under its supervisor
         going = job_ids or ["<latest>"]
@@ -306,8 +306,12 @@ def _waited(cfg, job_ids, any_of: bool, single: bool):
         body = runner.format_verdict(job.verdict) if job.verdict else f"error: {job.error}"
         parts.append(f"job {job.id}: done\n{body}")
     for job in going:
-        parts.append(f"job {job.id}: still running: `{runner.CLI} wait {job.id}`")
-    ok = not going and all(j.verdict and j.verdict.get("outcome") == "ok" for j in done)
+        if job.state == "held":
+            parts.append(f"job {job.id}: held: {dispatch.HOOKS_START_NOTE}; then `{runner.CLI} wait`")
+        else:
+            parts.append(f"job {job.id}: still running: `{runner.CLI} wait {job.id}`")
+    running = [j for j in going if j.state != "held"]
+    ok = not running and all(j.verdict and j.verdict.get("outcome") == "ok" for j in done)
     result = {"done": [j.to_dict() for j in done], "running": [j.to_dict() for j in going]}
     return result, "\n".join(parts), 0 if ok else 1
 
@@ -319,7 +323,7 @@ def main(argv=None) -> int:
         if not args.command:
             raise CliError("missing subcommand: setup, run, record, status, plot or report (see --help)")
         cfg = config.load()
-        from autoresearch import jobs, runner, status
+        from autoresearch import dispatch, jobs, runner, status
 
         code = 0
         if args.command in (
@@ -346,7 +350,7 @@ def main(argv=None) -> int:
             moved = jobs.back_to_best(cfg, job)
             from autoresearch.report import in_agent_session
 
-            if not args.hold and in_agent_session():
+            if not args.hold and job.state != "held" and in_agent_session():
                 print(
                     "note: inside Claude Code's sandbox a job lives only as long as this Bash call: "
                     f"`{runner.CLI} wait {job.id}` in the same call, or use `submit --hold`",
@@ -357,6 +361,8 @@ def main(argv=None) -> int:
                 print(f"note: git: {moved}", file=sys.stderr)
             where = f"its own worktree, {job.worktree}" if job.worktree else "the checkout"
             word = "held (the next `wait` starts it)" if job.state == "held" else "submitted"
+            if job.state == "held" and jobs.hooks_start_held(cfg):
+                word = f"held ({dispatch.HOOKS_START_NOTE})"
             text = f"{word}: job {job.id} ({job.commit[:7]}, runs in {where})"
             text += f"\ngit: {moved}" if moved else ""
             text += f"\nnext: {runner.CLI} wait" + ("" if job.state == "held" else f" {job.id}")

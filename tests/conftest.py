@@ -47,3 +47,15 @@ def embedded_cache(tmp_path_factory) -> Path:
     )
     assert proc.returncode == 0, f"prepare.py failed:\n{proc.stdout}\n{proc.stderr}"
     return cache
+
+
+# --- a real local Ray cluster (tests/ray, the Ray wave of tests/e2e) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One real Ray head on 127.0.0.1 for the whole session (tests/ray_head.py): a head start costs ~15 s."""
+    from ray_head import local_head
+
+    with local_head() as cluster:  # no Ray installed: a RuntimeError that says `uv sync`
+        yield cluster

@@ -11,6 +11,7 @@ Outcomes:
                                   sentence: what was restored, and the allowed way>"}}
   a problem (unreadable journal, internal error) -> one line, in the context and on stderr
   python3 older than 3.11      -> nothing kept, one note on stderr (PreToolUse denies every call then)
+Then, on a Ray night, it starts held jobs outside the sandbox (autoresearch.dispatch).
 `--accept` (a human, outside Claude Code, after fixing a row by hand): journal the files as they are now.
 This file parses on any Python 3 (no f-strings) so that the version check can run.
 """
@@ -36,10 +37,25 @@ def answer(raw):
         return ""
     from autoresearch import keeper
 
-    out = keeper.post_tool_use_hook(raw, os.environ.get("CLAUDE_PROJECT_DIR") or None)
+    root = os.environ.get("CLAUDE_PROJECT_DIR") or None
+    out = keeper.post_tool_use_hook(raw, root)
     if out:
         note(out[:900])
+    start_held_jobs(root or ROOT)
     return out
+
+
+def start_held_jobs(root):
+    """A Ray night's held jobs start here, outside the sandbox (autoresearch.dispatch); problems on stderr
+    and in the job's record, which the next `wait` prints."""
+    from autoresearch import dispatch
+
+    try:
+        problem = dispatch.hook_start(root)
+    except Exception as exc:  # noqa: BLE001 - the keeper's answer above must still go out
+        problem = "held jobs not started: " + exc.__class__.__name__ + ": " + str(exc)
+    if problem:
+        note(problem)
 
 
 def accept():

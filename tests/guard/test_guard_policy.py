@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from autoresearch import config, policy, reader
+from autoresearch import config, configcache, policy, reader
 
 
 def bash(root, command, **extra):
@@ -97,7 +97,7 @@ def walled_project(root, monkeypatch, sandbox=WALL):
     (root / ".claude").mkdir(parents=True)
     (root / ".claude" / "settings.json").write_text(json.dumps({"sandbox": sandbox}))
     cache = root / ".claude" / "cache" / "guard-config.json"
-    monkeypatch.setattr(policy, "CACHE_FILE", str(cache))
+    monkeypatch.setattr(configcache, "CACHE_FILE", str(cache))  # the cache's one home
     return cache
 
 

@@ -46,9 +46,10 @@ def schema_with_newer_keys() -> dict:
 
 
 def wall_paths() -> list[str]:
-    """Every path the agent must never write, from the one config: the harness and the guards."""
+    """Every path the agent must never write, from the one config: the harness, the guards and the
+    project environment."""
     cfg = config.load(REPO)
-    return [*cfg.protected_files, *cfg.guard_paths]
+    return [*cfg.protected_files, *cfg.guard_paths, *cfg.environment_paths]
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_the_sandbox_is_a_wall_that_cannot_be_skipped(settings):
 def test_the_wall_and_the_file_tool_rules_cover_exactly_the_configured_paths(settings):
     paths = wall_paths()
     assert settings["sandbox"]["filesystem"]["denyWrite"] == [f"./{p}" for p in paths]
-    dirs = {p for p in paths if (REPO / p).is_dir()}
+    dirs = {p for p in paths if (REPO / p).is_dir()} | set(config.load(REPO).environment_paths)
     # Edit(...) rules cover Edit, Write and NotebookEdit; Write(...) rules are never consulted (guards.md).
     edit_rules = [rule for rule in settings["permissions"]["deny"] if rule.startswith("Edit(")]
     assert edit_rules == [f"Edit(/{p}/**)" if p in dirs else f"Edit(/{p})" for p in paths] + [VAULT_RULE]

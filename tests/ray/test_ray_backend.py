@@ -1,5 +1,7 @@
-"""backend = "ray" against a real local Ray cluster on 127.0.0.1 (conftest.py): the real project, real
-training on the embedded corpus, the attested score computed on the worker and sent back. No mocks of Ray."""
+"""backend = "ray" against a real local Ray cluster on 127.0.0.1 (tests/ray_head.py, one head per session):
+the real project, real training on the embedded corpus, the attested score computed on the worker and sent
+back. No mocks of Ray. Two jobs at different commits at once, each attested and recorded: the wave through
+the real client, tests/e2e/test_ray_wave.py (the same commands as here, from inside the sandbox)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-from autoresearch import attest, config, ledger
-from conftest import free_port
+from autoresearch import config, ledger
 from project_copy import copy_project, git
+from ray_head import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -68,44 +70,6 @@ def _night(tmp_path, cache, address: str, **edits) -> Night:
 
 def _held_id(out: str) -> str:
     return out.split("job ", 1)[1].split(" ", 1)[0]
-
-
-def test_two_jobs_at_different_commits_run_at_once_and_come_back_attested(
-    tmp_path, embedded_cache, ray_cluster
-):
-    from ray.job_submission import JobSubmissionClient
-
-    night = _night(tmp_path, embedded_cache, ray_cluster.address)
-    baseline = git(night.root, "rev-parse", "HEAD")
-    verdict = night.ok("run")  # `run` on the cluster: submit + wait, the same one-call experience
-    assert "run: ok" in verdict and "ran on the Ray cluster" in verdict, verdict
-    night.ok("record", "keep", "baseline")
-    assert attest.artifact_path(night.cfg, baseline).is_file(), "the baseline's model came back with the job"
-
-    ids = []
-    for line, idea in (("# idea a", "exp: a"), ("# idea b", "exp: b")):
-        night.idea(line, idea)
-        ids.append(_held_id(night.ok("submit", "--hold")))
-    waited = night.ok("wait", timeout=600)
-    assert waited.count("run: ok") == 2, waited
-    jobs = [night.job(i) for i in ids]
-    assert len({j["commit"] for j in jobs}) == 2 and all(j["run"]["attested"] for j in jobs)
-    assert all(j["run"]["attestation"]["probe"]["ok"] for j in jobs), "scored on the worker, probe included"
-    client = JobSubmissionClient(ray_cluster.address)
-    spans = [client.get_job_info(j["ray_submission"]) for j in jobs]
-    assert max(s.start_time for s in spans) < min(s.end_time for s in spans), "the two ran at the same time"
-    log = (night.root / jobs[0]["run"]["log"]).read_text()
-    assert "step 0" in log and "AUTORESEARCH-" not in log, "the streamed log, without the marked lines"
-
-    for job_id, idea in zip(ids, ("a", "b"), strict=True):
-        night.ok("record", "--job", job_id, "discard", f"idea {idea}")
-    rows = night.rows()
-    assert [(r.commit, r.status) for r in rows] == [
-        (baseline[:7], "keep"), (jobs[0]["commit"][:7], "discard"), (jobs[1]["commit"][:7], "discard"),
-    ]  # fmt: skip
-    records = [r for r in ledger.read_records(night.cfg.sidecar_path) if r.get("status")]
-    assert [r["attested"] for r in records] == [True, True, True]
-    assert git(night.root, "rev-parse", "HEAD") == baseline
 
 
 def test_a_job_past_its_timeout_is_stopped_and_leaves_no_process_on_the_worker(

@@ -97,6 +97,7 @@ class Config(_Frozen):
         "editable_files",
         "protected_files",
         "guard_paths",
+        "environment_paths",
         "log_file",
         "results_file",
         "state_dir",
@@ -126,6 +127,10 @@ class Config(_Frozen):
         "uv.lock",
         "scripts",  # the CLI that runs, attests and records: agent code there could forge a row
     )
+    # Read-only to the agent like the guards, but not hashed (uv.lock pins them): the project environment.
+    # The hooks run its interpreter outside the sandbox (a Ray night's supervisors, dispatch.py), and a
+    # writable one would turn an agent's edit of site-packages into code run there. Installs fail here too.
+    environment_paths: tuple[str, ...] = (".venv",)
     log_file: str = "run.log"
     results_file: str = "results.tsv"
     state_dir: str = ".autoresearch"
@@ -144,6 +149,10 @@ class Config(_Frozen):
 
     def __init__(self, root, **values):
         super().__init__(root=Path(root), **values)
+
+    @property
+    def jobs_backend(self) -> str:
+        return self.jobs.backend
 
     # Derived paths: one place that says where each untracked artefact lives.
     @property

@@ -7,7 +7,9 @@ sandbox each Bash call has its own, where no pid from an earlier call means anyt
 heartbeat in the record, never a pid; cancelling is a file the supervisor polls, never a signal.
 
 Inside the sandbox a job lives as long as the Bash call that started it (the call's pid namespace ends with
-it); `run` waits in that same call, so the agent's one-call experience is unchanged.
+it); `run` waits in that same call, so the agent's one-call experience is unchanged. A Ray job inside Claude
+Code is the exception: the sandbox has no network, so it is always held, and the hooks, which run outside
+the sandbox, start its supervisor when the Bash call ends (dispatch.py); it then outlives the call.
 
 With `[tool.autoresearch.jobs] workers = N` above 1, or a job of a commit that is not HEAD, the job runs in
 its own tree of its commit (`.autoresearch/worktrees/<id>`, exported from git) once it holds one of N
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import fsutil, gitutil, ledger, procs, state
+from .dispatch import HELD_SUFFIX
 
 JOB_STATES = ("held", "queued", "running", "done")  # held: submitted with --hold; `wait` starts it
 SLOT_POLL_SECONDS = 0.05  # a queued job takes a freed slot this soon: the slots stay busy
@@ -38,6 +42,9 @@ HEARTBEAT_SECONDS = 2.0  # the supervisor touches its record this often (the run
 WAIT_SECONDS = 585.0  # `wait` returns before the Bash tool's 600 s cut-off, finished or not
 START_SECONDS = 20.0  # a supervisor that has not picked its job up by then never started
 CLI_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "experiment.py"
+# A record is agent-writable (.autoresearch/ is the night's data), so a supervisor checks what it acts on.
+ID_PATTERN = re.compile(r"\d{8}T\d{6}-[0-9a-f]{7}-[0-9a-f]{4}")
+COMMIT_PATTERN = re.compile(r"[0-9a-f]{40}")
 
 
 class JobError(Exception):
@@ -94,6 +101,27 @@ def _path(cfg, job_id: str) -> Path:
 
 def cancel_path(cfg, job_id: str) -> Path:
     return jobs_dir(cfg) / f"{job_id}.cancel"
+
+
+def held_marker(cfg, job_id: str) -> Path:
+    return jobs_dir(cfg) / f"{job_id}{HELD_SUFFIX}"
+
+
+def checked(cfg, job: Job, job_id: str) -> Job:
+    """The record as a supervisor may act on it: id and commits well-formed, paths derived from the id.
+
+    Never the record's own paths: the agent's shell can write the record, and a Ray job's supervisor runs
+    outside the sandbox, where a forged `worktree` would be removed and a forged `log` written."""
+    if not ID_PATTERN.fullmatch(job_id) or job.id != job_id:
+        raise JobError(f"job {job_id!r} has a malformed record: submit its commit again")
+    if not COMMIT_PATTERN.fullmatch(str(job.commit)) or not (
+        job.base_commit is None or COMMIT_PATTERN.fullmatch(str(job.base_commit))
+    ):
+        raise JobError(f"job {job_id} names no full commit: submit its commit again")
+    job.log = str((jobs_dir(cfg) / f"{job_id}.log").relative_to(cfg.root))
+    if job.worktree is not None or cfg.jobs.backend != "local":
+        job.worktree = str((cfg.worktree_dir / job_id).relative_to(cfg.root))
+    return job
 
 
 def save(cfg, job: Job) -> None:
@@ -247,14 +275,24 @@ def _reap_started(job_id: str) -> None:
             pass  # it wrote its verdict; a slow interpreter exit must not hold the CLI
 
 
+def hooks_start_held(cfg) -> bool:
+    """Ray jobs inside Claude Code: its sandbox has no network and ends a job with its Bash call, so the
+    hooks (outside the sandbox) start held jobs instead of `wait` (dispatch.py)."""
+    from .report import in_agent_session
+
+    return cfg.jobs.backend == "ray" and in_agent_session()
+
+
 def submit(cfg, rev: str = "HEAD", python: str | None = None, hold: bool = False) -> Job:
     """Create the job and start its supervisor detached; returns at once.
 
     `hold` starts nothing: the next `wait` starts every held job and waits for them in the same call,
-    which is how a wave runs inside Claude Code's sandbox (a job dies with the Bash call that started it)."""
+    which is how a wave runs inside Claude Code's sandbox (a job dies with the Bash call that started it).
+    A Ray job inside Claude Code is always held: the hooks start it when this call ends."""
     commit = gitutil.try_rev_parse(cfg.root, rev)
     if commit is None:
         raise JobError(f"cannot resolve {rev!r} to a commit: give a commit, a branch or HEAD")
+    hold = hold or hooks_start_held(cfg)
     worktree = hold or runs_in_worktree(cfg, commit)
     reap_dead(cfg)
     busy = in_flight(cfg)
@@ -273,19 +311,27 @@ def submit(cfg, rev: str = "HEAD", python: str | None = None, hold: bool = False
     if hold:
         job.state = "held"
         save(cfg, job)
+        held_marker(cfg, job.id).touch()
         return job
     save(cfg, job)
     return start(cfg, job, python)
 
 
-def start(cfg, job: Job, python: str | None = None) -> Job:
-    """Start the job's supervisor: detached, its own session, its output in the job's log."""
+def start(cfg, job: Job, python: str | None = None, isolated: bool = False) -> Job:
+    """Start the job's supervisor: detached, its own session, its output in the job's log.
+
+    A held job is claimed first, once, whoever asks (a `wait`, the hooks); `isolated` runs the supervisor's
+    interpreter with -I (no PYTHON* variables, no user site), as the hooks do outside the sandbox."""
     if job.state == "held":
-        job.state, job.heartbeat = "queued", time.time()
-        save(cfg, job)
+        claimed = _claim(cfg, job.id)
+        if claimed is None:
+            return load(cfg, job.id)  # another caller started it
+        job = claimed
+    job = checked(cfg, job, job.id)
+    flags = ["-I"] if isolated else []
     with open(cfg.root / job.log, "wb") as out:
         _STARTED[job.id] = subprocess.Popen(
-            [python or sys.executable, str(CLI_SCRIPT), "_supervise", job.id],
+            [python or sys.executable, *flags, str(CLI_SCRIPT), "_supervise", job.id],
             cwd=cfg.root,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -294,6 +340,44 @@ def start(cfg, job: Job, python: str | None = None) -> Job:
             close_fds=True,
         )
     return job
+
+
+def _claim(cfg, job_id: str) -> Job | None:
+    """Move a held job to queued, exactly once (a flock, so callers in any pid namespace agree)."""
+    import fcntl
+
+    fd = os.open(jobs_dir(cfg) / "claim.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        job = load(cfg, job_id)
+        held_marker(cfg, job_id).unlink(missing_ok=True)
+        if job.state != "held":
+            return None
+        job.state, job.heartbeat = "queued", time.time()
+        save(cfg, job)
+        return job
+    finally:
+        os.close(fd)
+
+
+def project_python(cfg) -> Path:
+    """The project environment's interpreter (uv's: $UV_PROJECT_ENVIRONMENT, else .venv), which the sandbox
+    keeps read-only (`Config.environment_paths`), so that running it outside the sandbox trusts nothing the
+    agent could write."""
+    named = os.environ.get("UV_PROJECT_ENVIRONMENT")
+    venv = Path(named) if named else Path(".venv")
+    return (venv if venv.is_absolute() else cfg.root / venv) / "bin" / "python"
+
+
+def fail_held(cfg, job_id: str, why: str) -> None:
+    """A held job that cannot start ends with that line, so no `wait` waits for it."""
+    try:
+        job = load(cfg, job_id)
+    except JobError:
+        return
+    if job.state == "held":
+        job.state, job.finished_at, job.error = "done", state.now_iso(), why
+        save(cfg, job)
 
 
 def reap_dead(cfg) -> list[str]:
@@ -338,7 +422,7 @@ def supervise(cfg, job_id: str) -> Job:
     """The supervisor's body: run the job under runner.run, heartbeat, honour a cancel, write the verdict."""
     from . import runner
 
-    job = load(cfg, job_id)
+    job = checked(cfg, load(cfg, job_id), job_id)
     job.supervisor_pid, job.supervisor_ns = os.getpid(), procs.namespace_id()
     workers = worker_count(cfg)
     slot, _slot_fd = _take_slot(cfg, job, workers)
@@ -414,14 +498,17 @@ def wait(
     if not jobs:
         raise JobError("no job yet: start one with `run` or `submit`")
     held = [j.id for j in jobs if j.state == "held"]
-    jobs = [start(cfg, j) if j.state == "held" else j for j in jobs]
-    if held:
+    if held and not hooks_start_held(cfg):  # else they start when this call ends, from the hooks
+        jobs = [start(cfg, j) if j.state == "held" else j for j in jobs]
         any_of = False  # jobs this call starts may die with it (the sandbox): see every one of them through
     deadline = time.monotonic() + limit
     while True:
         done, going = [], []
         for j in jobs:
             j = load(cfg, j.id)
+            if j.state == "held":  # not this call's to start: nothing to wait for before it ends
+                going.append(j)
+                continue
             if j.state != "done" and not j.alive():
                 j.error = (
                     f"its supervisor stopped (no heartbeat for {time.time() - j.heartbeat:.0f} s): "
@@ -431,7 +518,8 @@ def wait(
             (done if j.state == "done" else going).append(j)
         for j in done:
             _reap_started(j.id)
-        if not going or (any_of and done) or time.monotonic() >= deadline:
+        running = [j for j in going if j.state != "held"]
+        if not running or (any_of and done) or time.monotonic() >= deadline:
             return done, going
         if on_poll:
             on_poll()
@@ -453,6 +541,7 @@ def cancel(cfg, job_id: str) -> Job:
     if job.state == "held":
         job.state, job.finished_at, job.error = "done", state.now_iso(), "cancelled before it started"
         save(cfg, job)
+        held_marker(cfg, job_id).unlink(missing_ok=True)
         return job
     cancel_path(cfg, job_id).write_text("cancel\n")
     done, _ = wait(cfg, [job_id], limit=cfg.kill_grace_seconds + 30)

@@ -12,7 +12,8 @@ three `*_hook` functions below; everything they decide is here, on top of the ru
     session_start_hook {"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":...}}:
                        status + memory digest + the next step, at most CONTEXT_MAX_CHARS characters.
     Stop and SessionStart first run the keeper's full check (autoresearch.keeper): damaged data is put back
-    and the sentence saying so leads the block reason or the context.
+    and the sentence saying so leads the block reason or the context. SessionStart then starts a Ray
+    night's held jobs (autoresearch.dispatch), as PostToolUse does after every call.
     pre_compact_hook   copies state.json, results.tsv, runs.jsonl and a status.txt into a timestamped
                        folder under cfg.snapshot_dir (newest SNAPSHOT_KEEP kept); never blocks compaction.
 """
@@ -373,12 +374,20 @@ def session_start_hook(stream) -> str:
         text = f"autoresearch-pack: loop context unavailable ({error})."
     else:
         kept = keeper_text(cfg, fresh_session=source == "startup")  # first: the context sees restored files
+        try:  # a Ray night's jobs held when the last session ended start now, outside the sandbox
+            from . import dispatch
+
+            problems = dispatch.start_held(cfg)[1]
+        except Exception as exc:  # noqa: BLE001 - the context matters more
+            problems = [f"held jobs not started ({exc.__class__.__name__}: {exc})"]
         try:
             text = session_context(cfg, source)
         except Exception as exc:  # noqa: BLE001 - a partial failure still gets a minimal context
             text = f"autoresearch-pack: loop context unavailable ({exc.__class__.__name__}); see {CLI} status"
         if kept:
             text = f"{kept}\n\n{text}"
+        if problems:
+            text = " ".join(problems) + "\n\n" + text
     return json.dumps(minimal_context(text))
 
 

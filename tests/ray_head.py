@@ -1,4 +1,5 @@
-"""A real local Ray cluster on 127.0.0.1 for the Ray backend's tests: started per module, stopped after."""
+"""A real local Ray cluster on 127.0.0.1 for the tests that run jobs on Ray (tests/ray, and the Ray wave in
+tests/e2e): one head per test session, started by tests/conftest.py's `ray_cluster` on first use."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
-from autoresearch import raybackend
 
 CPUS, GPUS = 2, 2  # declared GPUs: Ray schedules them on a CPU-only machine and sets CUDA_VISIBLE_DEVICES
 
@@ -31,10 +30,12 @@ class Cluster:
         return [line for line in out.splitlines()[1:] if marker in line and "ps -eo" not in line]
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
+@contextmanager
+def local_head():
+    from autoresearch import raybackend
+
     if not (Path(sys.executable).parent / "ray").exists():
-        pytest.fail("Ray is not installed in this environment: `uv sync` installs it (dev group)")
+        raise RuntimeError("Ray is not installed in this environment: `uv sync` installs it (dev group)")
     temp = Path(tempfile.mkdtemp(prefix="ar-ray-", dir="/tmp"))  # short: Ray's socket paths fit 107 bytes
     try:
         yield Cluster(raybackend.start_local_head(temp, CPUS, GPUS))
