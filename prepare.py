@@ -25,6 +25,7 @@ import math
 import os
 import pickle
 import re
+import stat
 import sys
 import tarfile
 import time
@@ -44,6 +45,57 @@ TIME_BUDGET_SECONDS = 300  # seconds of training-step time, in every profile: th
 TIME_BUDGET_ENV = "AUTORESEARCH_TIME_BUDGET"  # test-only override (same literal as config.py)
 # Honoured here so that any train.py, upstream's included, obeys a smoke test's short budget. The runner marks
 # every run with the variable set as not comparable, so it can never become a keep.
+AGENT_ENV = "CLAUDECODE"  # Claude Code sets it in every command its Bash tool runs
+SUPERVISED_ENV = "AUTORESEARCH_SUPERVISED"  # the runner sets it for train.py and the scorer (as config.py)
+LOG_FILE = "run.log"  # the protocol's log (config.py's default log_file)
+
+
+def _unsupervised_in_the_agent() -> bool:
+    """A train.py of the agent's, started inside Claude Code by anything but the runner."""
+    return __name__ != "__main__" and os.environ.get(AGENT_ENV) == "1" and not os.environ.get(SUPERVISED_ENV)
+
+
+def _to_a_file(fd: int) -> bool:
+    """Does the descriptor write to a file the agent chose (`> run.log`, `> $TMPDIR/x.log`)? Not a pipe, a
+    terminal or /dev/null, and not the client's capture of a background call (`<its temp dir>/.../tasks/
+    <id>.output`, which the model reads back whole)."""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        target = os.path.realpath(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    return not (os.path.basename(os.path.dirname(target)) == "tasks" and target.endswith(".output"))
+
+
+def _keep_training_out_of_the_agent() -> None:
+    """Inside Claude Code a run outside the runner trains under the same rules: the fixed budget (the test
+    override is dropped) and its output in run.log, never in the agent's context (a pipe, a terminal, the
+    client's background-task file). A run into a file, the seed's `uv run train.py > run.log 2>&1` first,
+    is left exactly as it is."""
+    if not _unsupervised_in_the_agent():
+        return
+    notes = []
+    if os.environ.pop(TIME_BUDGET_ENV, None) is not None:
+        notes.append(f"{TIME_BUDGET_ENV} is ignored outside the runner")
+    project = os.path.dirname(os.path.abspath(__file__))
+    if not (_to_a_file(1) and _to_a_file(2)):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stderr.write(
+            f"prepare.py: inside Claude Code train.py's output goes to {LOG_FILE}, not to this call: read it "
+            f"in pieces (`tail -n 50 {LOG_FILE}`); the supervised way is `uv run scripts/experiment.py run`\n"
+        )
+        sys.stderr.flush()
+        fd = os.open(os.path.join(project, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    for note in notes:
+        print(f"prepare.py: {note}", file=sys.stderr, flush=True)
+
+
+_keep_training_out_of_the_agent()
 TIME_BUDGET = int(os.environ.get(TIME_BUDGET_ENV) or TIME_BUDGET_SECONDS)
 CACHE_DIR = os.path.expanduser(os.environ.get("AUTORESEARCH_CACHE") or "~/.cache/autoresearch")
 MANIFEST_PATH = os.path.join(CACHE_DIR, "manifest.json")

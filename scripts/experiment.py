@@ -7,6 +7,7 @@
     uv run scripts/experiment.py cancel JOB             # stop a job; its verdict says so
     uv run scripts/experiment.py record keep "lr 0.04"  # one row in results.tsv; reset on discard/crash
     uv run scripts/experiment.py status                 # where the night stands
+    uv run scripts/experiment.py stop [--resume]        # the human ends the night gracefully
     uv run scripts/experiment.py plot                   # progress.png
     uv run scripts/experiment.py report                 # the morning: val and held-out test, + report.html
     uv run scripts/experiment.py finalize               # branch <tag>-final: one commit per kept idea
@@ -127,6 +128,16 @@ are withheld); with --json the result then has a `headline` key.""",
 {EX} status --headline              # in the morning: val and held-out test, baseline -> best
 {EX} status --json""",
     ),
+    "stop": (
+        """For the human, in their own terminal: end the night gracefully. Writes .autoresearch/STOP with a
+token also kept in the keeper's vault outside the project, where the agent's shell cannot write: the
+Stop hook then lets the agent stop once the step in hand is recorded. A STOP file without that token
+(the agent's, or a hand-made `touch`) is taken away by the keeper, and the human's, if a tool call
+removes it, is put back. --resume lowers it again. Refused inside Claude Code.""",
+        f"""examples:
+{EX} stop
+{EX} stop --resume""",
+    ),
     "report": (
         """The morning report, for the human: the baseline and every kept commit with its attested val_bpb
 and its score on the held-out test split (scored now from the saved model; no keep decision ever
@@ -189,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(
         dest="command",
-        metavar="{setup,run,submit,wait,cancel,record,status,plot,report,finalize}",
+        metavar="{setup,run,submit,wait,cancel,record,status,stop,plot,report,finalize}",
         parser_class=Parser,
     )
 
@@ -229,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--headline", action="store_true", help="lead with the report page's headline, held-out test scored"
     )
+    p = add("stop", "the human's graceful stop of the night (--resume to go on)")
+    p.add_argument("--resume", action="store_true", help="lower the stop: the loop goes on")
     p = add("report", "the morning report: val and held-out test for each keep, and report.html")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--html", metavar="PATH", help="write the page here (default: ROOT/report.html)")
@@ -394,6 +407,24 @@ def main(argv=None) -> int:
                     shown = ("headline", "per_hour", "wall_seconds", "hardware", "test_note")
                     result["headline"] = {k: page[k] for k in shown}
                     text = "\n".join(report_page.headline_lines(page)) + "\n" + text
+        elif args.command == "stop":
+            from autoresearch import keeper
+            from autoresearch.report import in_agent_session
+
+            if in_agent_session():
+                raise CliError("only the human stops the night: run `stop` in your own terminal")
+            sentinel = f"{cfg.state_dir}/{cfg.stop_sentinel.name}"
+            if args.resume:
+                was = keeper.lower_stop(cfg)
+                result = {"stop_requested": False, "was_requested": was}
+                text = f"resumed: {sentinel} lowered" if was else "no stop was raised: the night goes on"
+            else:
+                keeper.raise_stop(cfg)
+                result = {"stop_requested": True, "sentinel": sentinel}
+                text = (
+                    f"stop raised: {sentinel}; the agent finishes and records the step in hand, then stops "
+                    f"(`{runner.CLI} stop --resume` to go on)"
+                )
         elif args.command == "report":
             from autoresearch import report
 

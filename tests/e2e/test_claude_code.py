@@ -629,7 +629,13 @@ def test_default_mode_session_skill_memory_and_stop(claude_cli, tmp_path, embedd
     assert "autoresearch/e2e" in feedback[0] and next_step in feedback[0], (feedback[0], next_step)
 
     # With the STOP sentinel the same client session shape ends without a block.
-    (repo / ".autoresearch" / "STOP").write_text("e2e\n")
+    # the human raises it from their own terminal; the keeper's vault is under the client's HOME
+    env = dict(os.environ, **UV_IN_COPY, HOME=str(client_home(repo)))
+    env.pop("CLAUDECODE", None)
+    env.pop("AUTORESEARCH_VAULT", None)
+    raised = subprocess.run(["uv", "run", "scripts/experiment.py", "stop"], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert raised.returncode == 0, raised.stderr
     calm = run_claude(claude_cli, repo, Script(["Stopping as asked."]), mode=mode)
     assert calm.returncode == 0, calm.describe()
     assert stop_feedback(calm) == [], calm.describe()

@@ -106,6 +106,121 @@ DESTRUCTIONS = {
 }
 
 
+# --- the STOP sentinel is the human's switch: only `experiment.py stop` raises or lowers it ---
+
+CLI = REPO / "scripts" / "experiment.py"
+
+
+def stop_cli(root: Path, *args: str, agent: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(root)}
+    env.pop("CLAUDECODE", None)
+    if agent:
+        env["CLAUDECODE"] = "1"
+    return subprocess.run([sys.executable, str(CLI), "stop", *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "touch .autoresearch/STOP",
+        "echo stop > .autoresearch/STOP",
+        "python3 -c \"open('.autoresearch/STOP','w')\"",
+    ],
+)
+def test_a_stop_the_human_did_not_raise_is_taken_away(tmp_path, command):
+    root = night(tmp_path)
+    assert hook(root) == ("", "")
+    bash(root, command)
+    assert (root / ".autoresearch" / "STOP").exists(), "the command raised nothing: it proves nothing"
+    text, _ = hook(root)
+    assert not (root / ".autoresearch" / "STOP").exists()
+    assert "was not raised by the human" in text and "experiment.py stop` in their own terminal" in text
+
+
+def test_the_humans_stop_stays_and_comes_back_until_they_resume(tmp_path):
+    root = night(tmp_path)
+    assert hook(root) == ("", "")
+    raised = stop_cli(root)
+    assert raised.returncode == 0 and "stop raised: .autoresearch/STOP" in raised.stdout, raised.stderr
+    assert hook(root) == ("", ""), "the human's stop: nothing to undo"
+    assert (root / ".autoresearch" / "STOP").exists()
+    bash(root, "rm .autoresearch/STOP")  # a call lowers it: put back
+    text, _ = hook(root)
+    assert (root / ".autoresearch" / "STOP").exists() and "the human's .autoresearch/STOP was removed" in text
+    bash(root, "echo forged > .autoresearch/STOP")  # or rewrites it: the token is gone, so is the stop
+    text, _ = hook(root)
+    assert "not raised by the human" in text and not (root / ".autoresearch" / "STOP").exists()
+    assert stop_cli(root).returncode == 0
+    resumed = stop_cli(root, "--resume")
+    assert resumed.returncode == 0 and "resumed" in resumed.stdout
+    assert hook(root) == ("", "") and not (root / ".autoresearch" / "STOP").exists()
+
+
+def test_the_agent_cannot_raise_a_stop_through_the_cli(tmp_path):
+    root = night(tmp_path)
+    refused = stop_cli(root, agent=True)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "only the human stops the night" in refused.stderr
+    assert not (root / ".autoresearch" / "STOP").exists()
+
+
+# --- what git ignores: a call that un-ignores the night's data gets .gitignore put back ---
+
+UNIGNORES = {
+    "sed -i '/^results.tsv$/d' .gitignore": "results.tsv",
+    "echo '!results.tsv' >> .gitignore": "results.tsv",
+    "printf '!run.log\\n' >> .gitignore": "run.log",
+    "mv .gitignore gi.bak": "results.tsv",
+    "cp /dev/null .gitignore": ".autoresearch/state.json",
+    "printf '!*\\n' >> .gitignore": "results.tsv",
+    "sed -i 's|^.claude/context/memory/$|!.claude/context/memory/|' .gitignore": ".claude/context/memory/",
+}
+
+
+def ignored(root: Path, rel: str) -> bool:
+    return subprocess.run(["git", "check-ignore", "--no-index", "-q", rel], cwd=root).returncode == 0
+
+
+@pytest.mark.parametrize("command", list(UNIGNORES))
+def test_a_call_that_unignores_the_data_gets_gitignore_back(tmp_path, command):
+    root = night(tmp_path)
+    shipped = (root / ".gitignore").read_bytes()
+    probes = ["results.tsv", "run.log", ".autoresearch/state.json", ".claude/context/memory/learnings.md"]
+    assert all(ignored(root, p) for p in probes)
+    assert hook(root) == ("", "")
+    bash(root, command)
+    assert not all(ignored(root, p) for p in probes), "the command un-ignored nothing: it proves nothing"
+    text, _ = hook(root)
+    assert (root / ".gitignore").read_bytes() == shipped and all(ignored(root, p) for p in probes)
+    assert text.startswith("autoresearch keeper: git stopped ignoring ") and UNIGNORES[command] in text, text
+    assert "stage files by name" in text
+
+
+def test_an_edit_that_keeps_the_data_ignored_is_left_and_becomes_the_copy(tmp_path):
+    root = night(tmp_path)
+    assert hook(root) == ("", "")
+    bash(root, "echo results.tsv >> .gitignore && echo '*.ckpt' >> .gitignore")
+    edited = (root / ".gitignore").read_bytes()
+    assert hook(root) == ("", ""), "an honest edit: nothing to say"
+    assert (root / ".gitignore").read_bytes() == edited
+    bash(root, "echo '!results.tsv' >> .gitignore")
+    text, _ = hook(root)
+    assert (root / ".gitignore").read_bytes() == edited, "put back as the honest edit left it"
+    assert "results.tsv" in text
+
+
+def test_a_gitignore_inside_the_memory_folder_cannot_unignore_it(tmp_path):
+    """The data's folders are ignored whole: git reads no .gitignore inside them, so nothing to undo."""
+    root = night(tmp_path)
+    bash(root, "echo '!*.md' > .claude/context/memory/.gitignore")
+    bash(root, "printf '!*\\n' > .autoresearch/.gitignore")
+    assert ignored(root, ".claude/context/memory/learnings.md") and ignored(root, ".autoresearch/state.json")
+    listed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
+                            capture_output=True, text=True).stdout  # fmt: skip
+    assert "memory/" not in listed and ".autoresearch" not in listed, listed
+
+
 @pytest.mark.parametrize("command", list(DESTRUCTIONS))
 def test_every_destruction_is_put_back_exactly(tmp_path, command):
     root = night(tmp_path)

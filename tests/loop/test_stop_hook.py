@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from autoresearch import loop
+from autoresearch import keeper, loop
 from loop_helpers import git, iso_ago, stop_payload
 
 
@@ -133,11 +133,11 @@ def test_blocks_even_after_cd_elsewhere(project, tmp_path):
 
 def test_stop_sentinel_allows(project):
     project.setup_state()
-    project.cfg.stop_sentinel.touch()
+    keeper.raise_stop(project.cfg)  # the human's `experiment.py stop`
     message = assert_allowed(project.stop())
     assert ".autoresearch/STOP exists" in message
-    project.cfg.stop_sentinel.unlink()
-    reason_of(project.stop())  # removing it resumes the loop
+    keeper.lower_stop(project.cfg)
+    reason_of(project.stop())  # lowering it resumes the loop
 
 
 def test_max_experiments_counts_rows_after_the_baseline(project):
@@ -202,7 +202,7 @@ def test_stop_sentinel_waits_for_the_in_flight_run_then_allows(project, sleeper)
     project.measured_baseline(1.0)
     commit = project.commit_change("depth 4")
     project.start_flight(sleeper.pid, commit, minutes=2)
-    project.cfg.stop_sentinel.touch()
+    keeper.raise_stop(project.cfg)
     reason = reason_of(project.stop())
     assert reason.startswith("Stop requested (.autoresearch/STOP exists")
     assert f"a run of {commit[:7]} is in flight" in reason and "then record it" in reason

@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older interpreters run the hooks on de
     tomllib = None
 
 TIME_BUDGET_ENV = "AUTORESEARCH_TIME_BUDGET"  # test-only override of prepare.TIME_BUDGET
+SUPERVISED_ENV = "AUTORESEARCH_SUPERVISED"  # the runner's train.py and scorer: prepare.py's same literal
 DEVICE_ENV = "AUTORESEARCH_DEVICE"
 CACHE_ENV = "AUTORESEARCH_CACHE"
 ROOT_ENV = "CLAUDE_PROJECT_DIR"

@@ -109,6 +109,7 @@ def main(argv=None) -> int:
     if not os.path.isfile(harness_file) or _sha256(harness_file) != args.sha256:
         return _fail(f"the pristine harness {harness_file} does not match setup's sha256")
     sys.path.insert(0, args.harness)
+    os.environ["AUTORESEARCH_SUPERVISED"] = "1"  # config.SUPERVISED_ENV: the harness's own scorer, not a run
     import torch
 
     import prepare  # the pristine copy: sys.path[0] is the harness folder

@@ -202,6 +202,119 @@ def git_index(cfg):
     return os.path.join(str(cfg.root), ".git", "index")
 
 
+def ignore_files(cfg):
+    """What decides whether git ignores the night's data, besides settings the sandbox keeps read-only
+    (.git/config, $HOME): the project's .gitignore and .git/info/exclude. A .gitignore in a subfolder
+    cannot re-include the data: its folders are ignored whole, and git reads no .gitignore inside one."""
+    return [os.path.join(str(cfg.root), ".gitignore"), os.path.join(str(cfg.root), ".git", "info", "exclude")]
+
+
+STOP_MARK = "STOP"  # in the vault's night/: the human's copy of the STOP sentinel's token
+
+
+def stop_mark(vault):
+    return os.path.join(vault, "night", STOP_MARK)
+
+
+def raise_stop(cfg, base=None):
+    """The human's stop (`experiment.py stop`, outside Claude Code): the same token in the sentinel and in
+    the vault, which the agent's shell cannot write. A sentinel without it is not the human's."""
+    import time
+
+    token = f"stop {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {os.urandom(8).hex()}\n".encode()
+    mark = stop_mark(vault_path(str(cfg.root), base))
+    os.makedirs(os.path.dirname(mark), mode=0o700, exist_ok=True)
+    write_atomic(mark, token)
+    cfg.state_path.mkdir(parents=True, exist_ok=True)
+    write_atomic(str(cfg.stop_sentinel), token)
+
+
+def lower_stop(cfg, base=None) -> bool:
+    """`experiment.py stop --resume`: the mark goes first, so no check puts the sentinel back.
+
+    True when a stop was up."""
+    mark = stop_mark(vault_path(str(cfg.root), base))
+    was = os.path.exists(mark) or cfg.stop_sentinel.exists()
+    for path in (mark, str(cfg.stop_sentinel)):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+    return was
+
+
+def keep_stop(cfg, vault, report):
+    """Only the human raises or lowers the STOP sentinel: one without the vault's token is taken away, and
+    the human's, removed by a call, is put back."""
+    from .status import CLI
+
+    live, _ = read_live(str(cfg.stop_sentinel))
+    mark = read_journal(stop_mark(vault))
+    sentinel = f"{cfg.state_dir}/{cfg.stop_sentinel.name}"
+    if live is not None and live != mark:
+        displace(vault, sentinel, live or b"(empty)")
+        os.remove(str(cfg.stop_sentinel))
+        report.restored.append(
+            f"autoresearch keeper: {sentinel} was not raised by the human (`{CLI} stop` in their own "
+            "terminal), so the keeper took it away: only the human stops the night; carry on."
+        )
+    elif live is None and mark is not None:
+        write_atomic(str(cfg.stop_sentinel), mark)
+        report.restored.append(
+            f"autoresearch keeper: the human's {sentinel} was removed, so the keeper put it back: finish and "
+            f"record the step in hand, then stop (only the human resumes, with `{CLI} stop --resume`)."
+        )
+
+
+def ignore_probes(cfg):
+    """One path per kind of night data, as git must see it: ignored."""
+    memory = os.path.relpath(str(cfg.memory_path), str(cfg.root))
+    return [cfg.results_file, cfg.log_file, f"{cfg.state_dir}/state.json", f"{memory}/{memory_names()[0]}"]
+
+
+def not_ignored(cfg, probes):
+    """The probes git would not ignore, by the ignore files alone (--no-index: a staged file still counts)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "-C", str(cfg.root), "check-ignore", "--no-index", "-z", "--stdin"],
+        input="\0".join(probes).encode("utf-8") + b"\0", capture_output=True, timeout=20, check=False,
+    )  # fmt: skip
+    if proc.returncode not in (0, 1):  # 1: none of them is ignored
+        raise OSError(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git failed"])
+    ignored = set(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    return [p for p in probes if p not in ignored]
+
+
+def keep_ignored(cfg, vault, report):
+    """A call made git stop ignoring the night's data (.gitignore edited, moved, emptied, a `!` line): put
+    .gitignore back as it was the last time everything was ignored, the replaced one kept in displaced/.
+    An edit that keeps the data ignored (`echo results.tsv >> .gitignore`) is simply taken as the new copy."""
+    probes = ignore_probes(cfg)
+    missing = not_ignored(cfg, probes)
+    live_path, good_path = ignore_files(cfg)[0], os.path.join(vault, "gitignore")
+    live, _ = read_live(live_path)
+    if not missing:
+        if live is not None and live != read_journal(good_path):
+            write_atomic(good_path, live)
+        return
+    good = read_journal(good_path)
+    if good is None:  # never seen ignoring everything: add the patterns (whole folders, as shipped)
+        memory = os.path.relpath(str(cfg.memory_path), str(cfg.root))
+        patterns = [cfg.results_file, cfg.log_file, f"{cfg.state_dir}/", f"{memory}/"]
+        added = "\n# put back by the autoresearch keeper\n" + "\n".join(patterns) + "\n"
+        good = (live or b"") + added.encode("utf-8")
+    displace(vault, ".gitignore", live)
+    write_atomic(live_path, good)
+    still = not_ignored(cfg, probes)
+    names = ", ".join(missing[:3])
+    report.restored.append(
+        f"autoresearch keeper: git stopped ignoring {names}, so the keeper put .gitignore back"
+        + (f" (still not ignored: {', '.join(still)}; check .git/info/exclude)" if still else "")
+        + f": the night's data stays untracked (stage files by name, e.g. `git add {cfg.train_script}`)."
+    )
+
+
 def untracked_names(cfg):
     """The night's data as git pathspecs: never in the index (the memory README is tracked, so by name)."""
     memory = [f"{os.path.relpath(str(cfg.memory_path), str(cfg.root))}/{n}" for n in memory_names()]
@@ -594,12 +707,24 @@ def _check_locked(cfg, vault, full, report):
         keep_artifacts(cfg, vault, report)
     except OSError as exc:
         report.errors.append(f"autoresearch keeper: saved models: {exc.strerror or exc}.")
+    ignores = ignore_files(cfg)
+    if everything or any(stat_key(p) != index.get(p) for p in ignores):
+        try:
+            keep_ignored(cfg, vault, report)
+        except (OSError, ValueError, KeeperError) as exc:  # git missing: said once, tried next call
+            report.errors.append(f"autoresearch keeper: could not check what git ignores ({exc}).")
+    stops = [str(cfg.stop_sentinel), stop_mark(vault)]
+    if everything or any(stat_key(p) != index.get(p) for p in stops):
+        try:
+            keep_stop(cfg, vault, report)
+        except (OSError, KeeperError) as exc:
+            report.errors.append(f"autoresearch keeper: could not check the STOP sentinel ({exc}).")
     if everything or stat_key(extra[-1]) != index.get(extra[-1]):
         try:
             unstage_night_data(cfg, report)
         except (OSError, ValueError) as exc:  # git missing, a held index.lock: said once, tried next call
             report.errors.append(f"autoresearch keeper: could not check the git index ({exc}).")
-    paths = [k.live for k in files] + extra
+    paths = [k.live for k in files] + extra + ignores + stops
     lines = [INDEX_MAGIC] + [("?" if p in bad else stat_key(p)) + "\t" + p for p in paths]
     write_atomic(os.path.join(vault, INDEX_NAME), ("\n".join(lines) + "\n").encode("utf-8"))
 

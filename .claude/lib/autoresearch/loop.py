@@ -228,7 +228,7 @@ def stop_decision(cfg, payload: dict) -> dict | None:
     met, budgets = budget_report(cfg, st, info)
     sentinel = f"{cfg.state_dir}/{cfg.stop_sentinel.name}"
     if cfg.stop_sentinel.exists():
-        met = f"{sentinel} exists (remove it to resume)"
+        met = f"{sentinel} exists (the human resumes with `{CLI} stop --resume`)"
     if met and not pending_work(info):
         _write_counter(cfg, progress_fingerprint(cfg), 0)
         return {"systemMessage": f"{where}: stop allowed because {met}."}
@@ -257,7 +257,8 @@ def stop_decision(cfg, payload: dict) -> dict | None:
     reason = (
         f"{lead}The {where} is active ({'; '.join(facts)}). "
         f"Next step: {next_step(cfg, info)}. "
-        f"The loop continues until a human creates {sentinel} or a budget in "
+        f"The loop continues until the human raises {sentinel} (`{CLI} stop`, from their own terminal) or a "
+        "budget in "
         f"[tool.autoresearch.stop] is met (stop blocked {blocks + 1}/{SPIN_CAP} times without progress)."
     )
     return {"decision": "block", "reason": reason}

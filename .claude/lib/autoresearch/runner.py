@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import attest, fsutil, gitutil, ledger, logbound, noise, procs, state, status, summary
 from . import outcomes as oc
-from .config import TIME_BUDGET_ENV
+from .config import SUPERVISED_ENV, TIME_BUDGET_ENV
 
 POLL_SECONDS = 0.25  # how often the supervisor reads new log bytes and checks the clock
 DESCENDANT_SCAN_SECONDS = 2.0  # how often it remembers train.py's descendants (in case one leaves the group)
@@ -819,7 +819,7 @@ def run(
         attest.train_command(python, cfg.train_script, artifact) if cfg.attest else [python, cfg.train_script]
     )
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{SUPERVISED_ENV: "1"}, **(env or {}))
     started_at = state.now_iso()
     cfg.full_log_dir.mkdir(parents=True, exist_ok=True)
     log_path = cfg.full_log_path(head, started_at, job_id if beside else None)

@@ -334,6 +334,6 @@ def status_text(cfg, info: dict | None = None) -> str:
             f"row: {row['commit']}\t{row['val_bpb']:.6f}\t{row['status']}\t{row['description']}{mark}"
         )
     if info["stop_requested"]:
-        lines.append(f"stop: {cfg.stop_sentinel.name} sentinel present (a human asked the loop to stop)")
+        lines.append(f"stop: {cfg.stop_sentinel.name} sentinel present (the human asked the loop to stop)")
     lines.append(f"next: {info['next']}")
     return "\n".join(lines)
