@@ -69,15 +69,12 @@ def _to_a_file(fd: int) -> bool:
 
 
 def _keep_training_out_of_the_agent() -> None:
-    """Inside Claude Code a run outside the runner trains under the same rules: the fixed budget (the test
-    override is dropped) and its output in run.log, never in the agent's context (a pipe, a terminal, the
-    client's background-task file). A run into a file, the seed's `uv run train.py > run.log 2>&1` first,
-    is left exactly as it is."""
+    """Inside Claude Code a run outside the runner keeps its output in run.log, never in the agent's context
+    (a pipe, a terminal, the client's background-task file). A run into a file, the seed's `uv run train.py >
+    run.log 2>&1` first, is left exactly as it is. (The test budget override stays honoured: the human's
+    environment may set it, and the runner marks such runs not comparable.)"""
     if not _unsupervised_in_the_agent():
         return
-    notes = []
-    if os.environ.pop(TIME_BUDGET_ENV, None) is not None:
-        notes.append(f"{TIME_BUDGET_ENV} is ignored outside the runner")
     project = os.path.dirname(os.path.abspath(__file__))
     if not (_to_a_file(1) and _to_a_file(2)):
         sys.stdout.flush()
@@ -91,8 +88,6 @@ def _keep_training_out_of_the_agent() -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    for note in notes:
-        print(f"prepare.py: {note}", file=sys.stderr, flush=True)
 
 
 _keep_training_out_of_the_agent()

@@ -174,7 +174,7 @@ UNIGNORES = {
     "mv .gitignore gi.bak": "results.tsv",
     "cp /dev/null .gitignore": ".autoresearch/state.json",
     "printf '!*\\n' >> .gitignore": "results.tsv",
-    "sed -i 's|^.claude/context/memory/$|!.claude/context/memory/|' .gitignore": ".claude/context/memory/",
+    "sed -i 's|^.claude/context/memory/\\*.md$|!&|' .gitignore": "memory/learnings.md",
 }
 
 
@@ -210,15 +210,18 @@ def test_an_edit_that_keeps_the_data_ignored_is_left_and_becomes_the_copy(tmp_pa
     assert "results.tsv" in text
 
 
-def test_a_gitignore_inside_the_memory_folder_cannot_unignore_it(tmp_path):
-    """The data's folders are ignored whole: git reads no .gitignore inside them, so nothing to undo."""
+@pytest.mark.parametrize(
+    "planted", [".claude/context/memory/.gitignore", ".claude/context/.gitignore", ".claude/.gitignore"]
+)
+def test_a_gitignore_planted_deeper_that_unignores_memory_is_removed(tmp_path, planted):
     root = night(tmp_path)
-    bash(root, "echo '!*.md' > .claude/context/memory/.gitignore")
-    bash(root, "printf '!*\\n' > .autoresearch/.gitignore")
-    assert ignored(root, ".claude/context/memory/learnings.md") and ignored(root, ".autoresearch/state.json")
-    listed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
-                            capture_output=True, text=True).stdout  # fmt: skip
-    assert "memory/" not in listed and ".autoresearch" not in listed, listed
+    assert hook(root) == ("", "")
+    pattern = "!*.md" if planted.endswith("memory/.gitignore") else "!**/memory/*.md"
+    bash(root, f"echo '{pattern}' > {planted}")
+    assert not ignored(root, ".claude/context/memory/learnings.md"), "nothing un-ignored: it proves nothing"
+    text, _ = hook(root)
+    assert not (root / planted).exists() and ignored(root, ".claude/context/memory/learnings.md")
+    assert text.startswith(f"autoresearch keeper: {planted} made git stop ignoring"), text
 
 
 @pytest.mark.parametrize("command", list(DESTRUCTIONS))

@@ -204,9 +204,15 @@ def git_index(cfg):
 
 def ignore_files(cfg):
     """What decides whether git ignores the night's data, besides settings the sandbox keeps read-only
-    (.git/config, $HOME): the project's .gitignore and .git/info/exclude. A .gitignore in a subfolder
-    cannot re-include the data: its folders are ignored whole, and git reads no .gitignore inside one."""
-    return [os.path.join(str(cfg.root), ".gitignore"), os.path.join(str(cfg.root), ".git", "info", "exclude")]
+    (.git/config, $HOME): the project's .gitignore, .git/info/exclude, and a .gitignore in any folder on the
+    way to the memory files (a deeper one wins; the state folder is ignored whole, so none inside counts)."""
+    root = str(cfg.root)
+    files = [os.path.join(root, ".gitignore"), os.path.join(root, ".git", "info", "exclude")]
+    parts = os.path.relpath(str(cfg.memory_path), root).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        if parts[0] != "..":
+            files.append(os.path.join(root, *parts[:depth], ".gitignore"))
+    return files
 
 
 STOP_MARK = "STOP"  # in the vault's night/: the human's copy of the STOP sentinel's token
@@ -286,6 +292,23 @@ def not_ignored(cfg, probes):
     return [p for p in probes if p not in ignored]
 
 
+def _nested_sources(cfg, probes):
+    """The .gitignore files below the root whose `!` lines make these probes count as not ignored."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "-C", str(cfg.root), "check-ignore", "--no-index", "-v", "-n", *probes],
+        capture_output=True, timeout=20, check=False,
+    )  # fmt: skip
+    found = set()
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        source, _, rest = line.partition(":")
+        pattern = rest.partition(":")[2].partition("\t")[0]
+        if source.endswith(".gitignore") and source != ".gitignore" and pattern.startswith("!"):
+            found.add(source)
+    return sorted(found)
+
+
 def keep_ignored(cfg, vault, report):
     """A call made git stop ignoring the night's data (.gitignore edited, moved, emptied, a `!` line): put
     .gitignore back as it was the last time everything was ignored, the replaced one kept in displaced/.
@@ -297,6 +320,20 @@ def keep_ignored(cfg, vault, report):
     if not missing:
         if live is not None and live != read_journal(good_path):
             write_atomic(good_path, live)
+        return
+    removed = []
+    for rel in _nested_sources(cfg, missing):  # a .gitignore planted deeper: it goes (kept in displaced/)
+        path = os.path.join(str(cfg.root), rel)
+        data, _ = read_live(path)
+        displace(vault, rel, data)
+        os.remove(path)
+        removed.append(rel)
+    if removed and not not_ignored(cfg, probes):
+        report.restored.append(
+            f"autoresearch keeper: {', '.join(removed)} made git stop ignoring {', '.join(missing[:3])}, so "
+            f"the keeper removed it: the night's data stays untracked (stage files by name, e.g. `git add "
+            f"{cfg.train_script}`)."
+        )
         return
     good = read_journal(good_path)
     if good is None:  # never seen ignoring everything: add the patterns (whole folders, as shipped)
