@@ -156,7 +156,9 @@ def test_the_keeper_keeps_the_night_through_the_sandboxed_client(claude_cli, tmp
     assert title in (repo / ".claude" / "context" / "memory" / "learnings.md").read_text()
 
     # The vault: unwritable from inside, written by the hooks outside.
-    assert "has been denied" in run.result_text(vault_named), run.result_text(vault_named)
+    # 2.1.332 refuses the call by the Edit rule's path in its text; 2.1.197 runs it, and the wall stops it
+    named = run.result_text(vault_named)
+    assert "has been denied" in named or "Read-only file system" in named, named
     probe = run.result_text(vault_probe)
     assert "Read-only file system" in probe, probe
     assert not (vault_base / "probe").exists() and not (vault_base / "probe2").exists()
