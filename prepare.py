@@ -84,7 +84,8 @@ def _keep_training_out_of_the_agent() -> None:
             f"in pieces (`tail -n 50 {LOG_FILE}`); the supervised way is `uv run scripts/experiment.py run`\n"
         )
         sys.stderr.flush()
-        fd = os.open(os.path.join(project, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # appended, never truncated: the last run's log stays (an inspection may import the harness too)
+        fd = os.open(os.path.join(project, LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)

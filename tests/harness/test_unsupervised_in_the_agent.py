@@ -33,12 +33,14 @@ def _run(project: Path, shell_redirect: str = "", **env_extra) -> subprocess.Com
 
 
 def test_unredirected_in_the_agent_the_output_goes_to_run_log(project):
+    (project / "run.log").write_text("the last run's log\n")
     done = _run(project, CLAUDECODE="1")
     assert done.returncode == 0, done.stderr
     assert "TRAIN-MARK" not in done.stdout + done.stderr, "training output reached the call"
     assert done.stderr.count("\n") == 1 and "output goes to run.log" in done.stderr
     log = (project / "run.log").read_text()
     assert "TRAIN-MARK budget 1" in log, "the human's test override still holds (the runner flags it)"
+    assert log.startswith("the last run's log\n"), "appended: nothing of the last run is lost"
 
 
 ELSEWHERE = ["| tail -5", "> /dev/null 2>&1", "2>&1 | cat", "> $TMPDIR/tasks/b0a1.output 2>&1"]
