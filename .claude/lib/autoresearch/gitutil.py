@@ -160,6 +160,20 @@ def is_ignored(root, relpath: str) -> bool:
     return proc.returncode == 0
 
 
+def not_ignored(root, paths: list[str]) -> list[str]:
+    """The paths git would not ignore, by the ignore files alone (--no-index: a staged file still counts)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "--no-index", "-z", "--stdin"],
+        input="\0".join(paths).encode("utf-8") + b"\0", capture_output=True, timeout=GIT_TIMEOUT_SECONDS,
+    )  # fmt: skip
+    if proc.returncode not in (0, 1):  # 1: none of them is ignored
+        raise OSError(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git failed"])
+    ignored = set(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    return [p for p in paths if p not in ignored]
+
+
 def hooks_dir(root) -> Path:
     """Where git looks for hooks (honours core.hooksPath and worktrees)."""
     path = Path(git(root, "rev-parse", "--git-path", "hooks"))

@@ -278,20 +278,6 @@ def ignore_probes(cfg):
     return [cfg.results_file, cfg.log_file, f"{cfg.state_dir}/state.json", f"{memory}/{memory_names()[0]}"]
 
 
-def not_ignored(cfg, probes):
-    """The probes git would not ignore, by the ignore files alone (--no-index: a staged file still counts)."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "-C", str(cfg.root), "check-ignore", "--no-index", "-z", "--stdin"],
-        input="\0".join(probes).encode("utf-8") + b"\0", capture_output=True, timeout=20, check=False,
-    )  # fmt: skip
-    if proc.returncode not in (0, 1):  # 1: none of them is ignored
-        raise OSError(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git failed"])
-    ignored = set(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
-    return [p for p in probes if p not in ignored]
-
-
 def _nested_sources(cfg, probes):
     """The .gitignore files below the root whose `!` lines make these probes count as not ignored."""
     import subprocess
@@ -313,8 +299,10 @@ def keep_ignored(cfg, vault, report):
     """A call made git stop ignoring the night's data (.gitignore edited, moved, emptied, a `!` line): put
     .gitignore back as it was the last time everything was ignored, the replaced one kept in displaced/.
     An edit that keeps the data ignored (`echo results.tsv >> .gitignore`) is simply taken as the new copy."""
+    from . import gitutil
+
     probes = ignore_probes(cfg)
-    missing = not_ignored(cfg, probes)
+    missing = gitutil.not_ignored(cfg.root, probes)
     live_path, good_path = ignore_files(cfg)[0], os.path.join(vault, "gitignore")
     live, _ = read_live(live_path)
     if not missing:
@@ -328,7 +316,7 @@ def keep_ignored(cfg, vault, report):
         displace(vault, rel, data)
         os.remove(path)
         removed.append(rel)
-    if removed and not not_ignored(cfg, probes):
+    if removed and not gitutil.not_ignored(cfg.root, probes):
         report.restored.append(
             f"autoresearch keeper: {', '.join(removed)} made git stop ignoring {', '.join(missing[:3])}, so "
             f"the keeper removed it: the night's data stays untracked (stage files by name, e.g. `git add "
@@ -343,7 +331,7 @@ def keep_ignored(cfg, vault, report):
         good = (live or b"") + added.encode("utf-8")
     displace(vault, ".gitignore", live)
     write_atomic(live_path, good)
-    still = not_ignored(cfg, probes)
+    still = gitutil.not_ignored(cfg.root, probes)
     names = ", ".join(missing[:3])
     report.restored.append(
         f"autoresearch keeper: git stopped ignoring {names}, so the keeper put .gitignore back"
