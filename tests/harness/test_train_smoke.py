@@ -25,7 +25,7 @@ def test_smoke_run_prints_a_complete_summary(embedded_cache):
     assert (
         0 < summary["val_bpb"] < 4.0
     )  # log2(2048)/~3 bytes per token is ~3.7 for a model that learned nothing
-    assert summary["num_steps"] > 11 and summary["num_params_M"] > 0.1
+    assert summary["num_steps"] >= 3 and summary["num_params_M"] > 0.1
     assert summary["peak_vram_mb"] == 0.0 and summary["mfu_percent"] == 0.0 and summary["peak_rss_mb"] > 50
     # the block is exactly upstream's layout: `---`, then the label padded to 18 characters
     block = out[out.rindex("\n---\n") + 5 :].splitlines()
@@ -39,9 +39,9 @@ def test_smoke_run_prints_a_complete_summary(embedded_cache):
 def test_diverging_run_fails_fast(embedded_cache, tmp_path):
     """NaN/inf/huge loss: a `FAIL:` line and exit 1, long before the budget ends."""
     source = TRAIN.read_text()
-    source, n1 = re.subn(r"^UNEMBEDDING_LR = .*$", "UNEMBEDDING_LR = 1e12", source, flags=re.M)
-    source, n2 = re.subn(r"^LOGIT_SOFTCAP = .*$", "LOGIT_SOFTCAP = 0.0", source, flags=re.M)
-    assert n1 == n2 == 1
+    source, n = re.subn(r"^UNEMBEDDING_LR = .*$", "UNEMBEDDING_LR = 1e12", source, flags=re.M)
+    assert n == 1
+    assert re.search(r"^    LOGIT_SOFTCAP = 0\.0", source, re.M)  # the CPU profile has no cap to hold logits
     broken = tmp_path / "train.py"
     broken.write_text(source)
     proc = run_script(
@@ -55,7 +55,8 @@ def test_diverging_run_fails_fast(embedded_cache, tmp_path):
 
 def test_epoch_cap_ends_the_run_early_with_the_warm_down_done(embedded_cache, tmp_path):
     """A GPU passes the embedded corpus every second: MAX_EPOCHS stops training with budget left."""
-    source, n = re.subn(r"^MAX_EPOCHS = .*$", "MAX_EPOCHS = 0.02", TRAIN.read_text(), flags=re.M)
+    # 0.15 epochs of the embedded split is ~14 CPU steps of 2^14 tokens: enough for the warm-down to show
+    source, n = re.subn(r"^MAX_EPOCHS = .*$", "MAX_EPOCHS = 0.15", TRAIN.read_text(), flags=re.M)
     assert n == 1
     capped = tmp_path / "train.py"
     capped.write_text(source)
@@ -69,7 +70,7 @@ def test_epoch_cap_ends_the_run_early_with_the_warm_down_done(embedded_cache, tm
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     summary = parse_summary(proc.stdout)
     assert summary["training_seconds"] < 60  # stopped by the cap, not the 120 s budget
-    assert 0.02 <= summary["epochs"] < 0.03  # one step past the cap at most
+    assert 0.15 <= summary["epochs"] < 0.17  # one step past the cap at most
     last = [line for line in proc.stdout.splitlines() if line.startswith("step ")][-1]
     progress, lr = re.search(r"\(([\d.]+)%\) .*\| lr ([\d.]+) \|", last).groups()
     assert float(progress) > 90 and float(lr) < 0.25, last  # warmed down toward the cap, not the budget

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -122,8 +123,8 @@ def _edit(text: str, rng: random.Random, tried: set) -> tuple[str, str]:
                 continue
             return text.replace("SEED = 42\n", "SEED = 42\n" + line, 1), desc
         name, values, pattern = rng.choice(CONSTANTS)
-        head = f"\n{name} = "
-        start = text.index(head) + len(head)
+        found = re.search(rf"^ *{name} = ", text, re.M)  # top level, or the first profile's value
+        start = found.end()
         end = text.index("\n", start)
         old = text[start:end].split("  #")[0]
         new = rng.choice([v for v in values if v != old])
