@@ -161,10 +161,14 @@ class Attention(nn.Module):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         if torch.is_autocast_enabled("cpu"):  # CPU flash attention's bf16 backward was 5x its fp32 one
             with torch.autocast("cpu", enabled=False):
-                y = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
+                y = self.attend(q.float(), k.float(), v.float())
         else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            y = self.attend(q, k, v)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+    @staticmethod
+    def attend(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
 class MLP(nn.Module):
