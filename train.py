@@ -3,7 +3,8 @@ The baseline the agent improves: a small modern GPT trained for a fixed time bud
 
     uv run train.py > run.log 2>&1 && grep "^val_bpb:" run.log
 
-One file for CUDA (bf16 autocast, SDPA, torch.compile), Apple MPS and CPU (fp32, eager).
+One file for CUDA (bf16 autocast, SDPA, torch.compile), Apple MPS and CPU (eager; bf16 autocast with fp32
+attention where the CPU has bf16 matmuls, fp32 elsewhere).
 AUTORESEARCH_DEVICE=cpu|cuda|mps overrides the device. The model and optimizer are scaled by the prepared
 profile (see prepare.py) and the device. Everything in this file may change; prepare.py may not.
 """
@@ -32,6 +33,7 @@ from prepare import (
     TIME_BUDGET_ENV,
     TRAIN_TOKENS,
     Tokenizer,
+    cpu_has_bf16_matmul,
     evaluate_bpb,
     make_dataloader,
 )
@@ -57,13 +59,6 @@ def pick_device() -> str:
     return "cpu"
 
 
-def cpu_has_bf16_matmul() -> bool:
-    """AMX or AVX512-BF16: bf16 matmuls then ran 2.4x faster than fp32. Without them bf16 autocast on a
-    CPU is far slower (upstream PR #344), so such CPUs train in fp32. The probes are private: absent = no."""
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
 DEVICE = pick_device()
 # prepare.TIME_BUDGET honours the test-only override, which makes a run non-comparable.
 time_budget = TIME_BUDGET
@@ -79,6 +74,7 @@ if DEVICE == "cuda" and PROFILE == "climbmix":
     EMBEDDING_LR = 0.05  # AdamW, token (and value) embeddings
     WARMUP_RATIO = 0.02  # fraction of the budget with a linear LR warm-up
     LOGIT_SOFTCAP = 15.0
+    CHUNKED_HEAD = False  # torch.compile fuses the head on a GPU
 elif DEVICE in ("cuda", "mps"):  # the embedded corpus on a GPU: data-bound, see MAX_EPOCHS
     DEPTH, MODEL_DIM, HEAD_DIM = 6, 384, 64
     DEVICE_BATCH_SIZE, TOTAL_BATCH_SIZE = 128, 128 * MAX_SEQ_LEN
@@ -86,6 +82,7 @@ elif DEVICE in ("cuda", "mps"):  # the embedded corpus on a GPU: data-bound, see
     EMBEDDING_LR = 0.05
     WARMUP_RATIO = 0.02
     LOGIT_SOFTCAP = 15.0
+    CHUNKED_HEAD = False
 else:  # CPU, measured against upstream's recipe in docs/quality.md
     DEPTH, MODEL_DIM, HEAD_DIM = 2, 128, 32
     DEVICE_BATCH_SIZE, TOTAL_BATCH_SIZE = 128, 128 * MAX_SEQ_LEN  # big steps: a step's fixed cost dominates
@@ -93,6 +90,7 @@ else:  # CPU, measured against upstream's recipe in docs/quality.md
     EMBEDDING_LR = 0.6
     WARMUP_RATIO = 0.0  # a time-based warm-up ran the first steps at 5 % of the peak LR
     LOGIT_SOFTCAP = 0.0  # tanh over the [B*T, vocab] logits was ~30 % of a CPU step
+    CHUNKED_HEAD = True  # the full logits' memory traffic was the biggest cost left in a CPU step
 
 # Stop after this many passes over the training split, even with budget left. The embedded corpus is
 # ~1.6M tokens and a GPU passes it every second. On an H200 (depth 6): 2 epochs gave val_bpb 1.730,
@@ -126,6 +124,7 @@ class GPTConfig:
     head_dim: int
     value_embeds: bool
     softcap: float
+    chunked_head: bool  # training loss through LinearCrossEntropy (below) instead of full logits
 
 
 def rms_norm(x):
@@ -192,6 +191,52 @@ class Block(nn.Module):
         return x + self.mlp(rms_norm(x))
 
 
+class LinearCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of h @ weight.T against targets (-1 = ignored), HEAD_CHUNK_ROWS rows at a time,
+    gradients computed in the forward pass. The [B*T, vocab] logits never exist whole: on a CPU their fp32
+    copies, fills and log-softmax passes were most of a step's memory traffic (head 212 -> 76 ms a step).
+    The same maths as F.cross_entropy on the logits (all targets ignored: 0, not NaN), in the autocast
+    dtype when autocast is on."""
+
+    @staticmethod
+    def forward(ctx, h, weight, targets, softcap):
+        on = torch.is_autocast_enabled(h.device.type)
+        dtype = torch.get_autocast_dtype(h.device.type) if on else h.dtype
+        with torch.autocast(h.device.type, enabled=False):
+            hs, w = h.detach().to(dtype), weight.detach().to(dtype)
+            count = (targets != -1).sum().clamp_min(1)
+            loss = torch.zeros((), dtype=torch.float32, device=h.device)
+            grad_h = torch.empty_like(h)
+            grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=h.device)
+            for start in range(0, h.size(0), HEAD_CHUNK_ROWS):
+                rows = slice(start, start + HEAD_CHUNK_ROWS)
+                hc, t = hs[rows], targets[rows]
+                keep, t = (t != -1).unsqueeze(1), t.clamp_min(0).unsqueeze(1)
+                z = (hc @ w.T).float()
+                if softcap:
+                    squashed = torch.tanh(z / softcap)
+                    z = softcap * squashed
+                lse = torch.logsumexp(z, dim=-1, keepdim=True)
+                loss += ((lse - z.gather(1, t)) * keep).sum()
+                g = torch.exp_(z - lse)  # softmax; minus one at the target, over the token count
+                g.scatter_add_(1, t, torch.full_like(lse, -1.0)).mul_(keep / count)
+                if softcap:
+                    g.mul_(1 - squashed.square())
+                g = g.to(dtype)
+                grad_h[rows] = g @ w
+                grad_w += (g.T @ hc).float()
+        ctx.save_for_backward(grad_h, grad_w.to(weight.dtype))
+        return loss / count
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_h, grad_w = ctx.saved_tensors
+        return grad_h * grad_loss, grad_w * grad_loss, None, None
+
+
+HEAD_CHUNK_ROWS = 1024  # 1024 x 2048 fp32 logits = 8 MB: fastest of 256..4096 on the 2-core CPU
+
+
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -242,6 +287,9 @@ class GPT(nn.Module):
             x = self.resid_lambdas[i] * x + self.x0_lambdas[i] * x0
             ve = self.value_embeds[str(i)](idx) if str(i) in self.value_embeds else None
             x = block(x, ve, cos, sin)
+        if targets is not None and reduction == "mean" and self.cfg.chunked_head:
+            h = rms_norm(x).flatten(0, 1)
+            return LinearCrossEntropy.apply(h, self.lm_head.weight, targets.reshape(-1), self.cfg.softcap)
         logits = self.lm_head(rms_norm(x)).float()
         if self.cfg.softcap:
             logits = self.cfg.softcap * torch.tanh(logits / self.cfg.softcap)
@@ -390,6 +438,7 @@ config = GPTConfig(
     head_dim=HEAD_DIM,
     value_embeds=VALUE_EMBEDS,
     softcap=LOGIT_SOFTCAP,
+    chunked_head=CHUNKED_HEAD,
 )
 model = GPT(config).to(DEVICE)
 num_params = sum(p.numel() for p in model.parameters())

@@ -18,6 +18,8 @@ Arms:
   gpt2      a plain GPT-2-style model (learned positions, LayerNorm with biases, GELU, tied embeddings)
             trained with AdamW, warm-up and cosine decay (nanoGPT's recipe), depth matched to the baseline.
 
+Every arm runs at the baseline's precision (bf16 autocast with fp32 attention on CPUs with bf16 matmuls,
+prepare.cpu_has_bf16_matmul; fp32 elsewhere) and evaluates in fp32, as the runner scores.
 Runs are interleaved (baseline, upstream, gpt2, baseline, ...) so that machine contention hits every arm
 alike. Prints every run (val_bpb, tokens seen, tokens/s), mean +- std per arm, and the margin of the baseline
 over each other arm in units of the pooled run noise sqrt((s_baseline^2 + s_arm^2) / 2); the goal is >= 3.
@@ -66,6 +68,31 @@ REF_WARMUP = 0.02
 REF_MIN_LR_FRAC = 0.1
 
 
+def cpu_precision() -> str:
+    """The precision policy of every arm, the baseline's: bf16 autocast where the CPU has bf16 matmuls."""
+    from prepare import cpu_has_bf16_matmul
+
+    return "bf16 autocast" if cpu_has_bf16_matmul() else "fp32"
+
+
+def cpu_autocast():
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_precision() != "fp32")
+
+
+def attention(q, k, v, **kwargs):
+    """SDPA, in fp32 under CPU autocast as in the baseline: bf16 attention was slower than fp32 on this CPU
+    for the upstream arm too (44 vs 45 steps in 40 s), bf16 matmuls with fp32 attention faster (52)."""
+    import torch
+    import torch.nn.functional as F
+
+    if not torch.is_autocast_enabled("cpu"):
+        return F.scaled_dot_product_attention(q, k, v, **kwargs)
+    with torch.autocast("cpu", enabled=False):
+        return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
+
+
 def train_reference(depth: int) -> None:
     """The reference trainer (run in its own process). Prints train.py's summary block."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -97,7 +124,7 @@ def train_reference(depth: int) -> None:
             B, T_, _ = x.shape
             q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
             q, k, v = (t.view(B, T_, n_head, d // n_head).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T_, d)
+            y = attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T_, d)
             x = x + self.attn_proj(y)
             return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
 
@@ -137,7 +164,12 @@ def train_reference(depth: int) -> None:
         lr=REF_LR,
         betas=(0.9, 0.95),
     )
-    print(f"reference GPT-2: depth {depth}, dim {d}, params {num_params / 1e6:.2f}M, lr {REF_LR}", flush=True)
+    autocast = cpu_autocast()
+    print(
+        f"reference GPT-2: depth {depth}, dim {d}, params {num_params / 1e6:.2f}M, lr {REF_LR}, "
+        f"precision {cpu_precision()}",
+        flush=True,
+    )
     loader = make_dataloader(tokenizer, REF_BATCH, T, "train", device="cpu")
     x, y, epoch = next(loader)
     step, training_time = 0, 0.0
@@ -151,7 +183,8 @@ def train_reference(depth: int) -> None:
             lrm = REF_MIN_LR_FRAC + (1 - REF_MIN_LR_FRAC) * cos
         for group in opt.param_groups:
             group["lr"] = REF_LR * lrm
-        loss = model(x, y)
+        with autocast:
+            loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -207,8 +240,9 @@ def upstream_params(V: int, depth: int = UP_DEPTH) -> int:
 def train_upstream() -> None:
     """The upstream-recipe trainer (run in its own process). Prints train.py's summary block.
 
-    Deviations, all forced by the CPU or by what the facts leave out: fp32 and SDPA with a boolean
-    sliding-window mask instead of bf16 and flash-attention 3; no torch.compile; Keller Jordan's quintic
+    Deviations, all forced by the CPU or by what the facts leave out: the baseline's precision policy (bf16
+    autocast with fp32 attention where the CPU has bf16 matmuls, else fp32) and SDPA with a boolean
+    sliding-window mask instead of bf16 flash-attention 3; no torch.compile; Keller Jordan's quintic
     Newton-Schulz in place of the Polar-Express coefficients (not in the facts); NorMuon's second moment
     written from its description (per row or column, beta2 0.95, norm-preserving)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -271,7 +305,7 @@ def train_upstream() -> None:
                 gate = 2 * torch.sigmoid(self.ve_gate(h[..., :UP_VE_GATE_CHANNELS]))
                 v = v + gate.unsqueeze(-1) * ve.view(B, T_, n_head, hd)
             q, k = norm(rope(q)), norm(rope(k))  # QK-norm after RoPE
-            y = F.scaled_dot_product_attention(
+            y = attention(
                 q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=self.mask[:T_, :T_]
             )
             x = x + self.c_proj(y.transpose(1, 2).reshape(B, T_, d))
@@ -386,10 +420,11 @@ def train_upstream() -> None:
         return frac + (1.0 - frac) * UP_FINAL_LR_FRAC
 
     accum = UP_TOTAL_BATCH // (UP_DEVICE_BATCH * T)
+    autocast = cpu_autocast()
     print(
         f"upstream recipe: depth {n_layer}, dim {d}, heads {n_head}, windows {windows}, value embeds on "
         f"{ve_layers}, params {num_params:,}, batch {UP_TOTAL_BATCH} tokens "
-        f"({UP_DEVICE_BATCH} x {T} x {accum})",
+        f"({UP_DEVICE_BATCH} x {T} x {accum}), precision {cpu_precision()}",
         flush=True,
     )
     loader = make_dataloader(tokenizer, UP_DEVICE_BATCH, T, "train", device="cpu")
@@ -398,7 +433,8 @@ def train_upstream() -> None:
     while True:
         t0 = time.time()
         for _ in range(accum):
-            loss = model(x, y)
+            with autocast:
+                loss = model(x, y)
             (loss / accum).backward()
             x, y, epoch = next(loader)
         progress = min(training_time / budget, 1.0)
