@@ -13,7 +13,7 @@ Arms:
             (../shared/reference/autoresearch-facts.md): value embeddings, the SSSL sliding-window pattern,
             Muon (NorMuon, cautious weight decay 0.2) for the block matrices plus AdamW for embeddings, head
             and scalars at upstream's learning rates (AdamW scaled by (d/768)^-0.5), no warm-up, linear
-            warm-down over the last half; scaled by upstream's own knobs to depth 2, width 128 and the
+            warm-down over the last half; scaled by upstream's own knobs to depth 3, width 128 and the
             2^14-token batch its README suggests for small machines.
   gpt2      a plain GPT-2-style model (learned positions, LayerNorm with biases, GELU, tied embeddings)
             trained with AdamW, warm-up and cosine decay (nanoGPT's recipe), depth matched to the baseline.
@@ -31,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -42,8 +43,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / ".claude" / "lib")]
 
 # Upstream recipe arm: written for this pack from the published facts of karpathy/autoresearch's train.py
 # (../shared/reference/autoresearch-facts.md, sections 1 and 7), scaled by upstream's knobs to a 2-core CPU.
-UP_DEPTH = 2  # upstream's DEPTH knob; model_dim = ceil(DEPTH * ASPECT_RATIO / HEAD_DIM) * HEAD_DIM = 128
-UP_ASPECT_RATIO = 64
+UP_DEPTH = 3  # upstream's DEPTH knob; model_dim = ceil(DEPTH * ASPECT_RATIO / HEAD_DIM) * HEAD_DIM = 128
+UP_ASPECT_RATIO = 42  # width 128 at depth 3: the baseline's shape and parameter count (1.64M)
 UP_HEAD_DIM = 32  # 4 heads at width 128 (upstream's 128 would leave a single head)
 UP_WINDOW_PATTERN = "SSSL"  # S = half the context, L = all of it; the last layer is always L
 UP_TOTAL_BATCH = 2**14  # tokens per step: the README's advice for small machines
@@ -500,6 +501,9 @@ def run(cmd: list[str], env: dict, log: Path | None = None) -> dict:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise SystemExit(f"quality.py: run failed ({' '.join(cmd)}): " + " | ".join(tail))
     summary["wall_seconds"] = time.time() - t0
+    header = re.search(r"^params: ([\d.]+)M", proc.stdout, re.M)  # train.py's header has two decimals
+    if header:
+        summary["num_params_M"] = float(header.group(1))
     return summary
 
 

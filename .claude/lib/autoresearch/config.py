@@ -69,7 +69,7 @@ class NoiseConfig(_Frozen):
     baseline_repeats: int = 2
     min_delta: float = 0.001
     sigma_multiplier: float = 2.0
-    fallback_sigma: float = 0.013
+    fallback_sigma: float = 0.001
 
 
 class StopConfig(_Frozen):
