@@ -317,7 +317,7 @@ def get_token_bytes(device="cpu") -> torch.Tensor:
 def cpu_has_bf16_matmul() -> bool:
     """AMX or AVX512-BF16: bf16 matmuls then ran 2.4x faster than fp32. Without them bf16 autocast on a
     CPU is far slower (upstream PR #344), so such CPUs train in fp32. The probes are private: absent = no.
-    A hardware fact shared by train.py and bench/quality.py, so both arms of the bench get one policy."""
+    A hardware fact shared by train.py and bench/quality.py, so every arm of the bench gets one policy."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
